@@ -1,0 +1,171 @@
+"""The embedding cache: SQLite in WAL mode, so a rescan decodes only new or changed files.
+
+Three tables. `files` maps a path to its size, modification time (real `st_mtime_ns`) and
+fingerprint. `contents` holds what is true of the bytes (pixel size, full content hash), keyed by
+fingerprint, size and mtime, so a file that was only moved or renamed (same bytes, same mtime) is
+recognised without decoding it. `embeddings` holds one vector per content and model hash.
+Only parameterised SQL; one rebuild if the file is corrupt; a schema-version row.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sqlite3
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+SCHEMA_VERSION = 1
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS files (
+    path TEXT PRIMARY KEY, size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL,
+    fingerprint TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS contents (
+    fingerprint TEXT NOT NULL, size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL,
+    width INTEGER, height INTEGER, content_hash TEXT,
+    PRIMARY KEY (fingerprint, size, mtime_ns));
+CREATE TABLE IF NOT EXISTS embeddings (
+    fingerprint TEXT NOT NULL, size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL,
+    model TEXT NOT NULL, vector BLOB NOT NULL,
+    PRIMARY KEY (fingerprint, size, mtime_ns, model));
+"""
+
+
+def default_cache_dir() -> Path:
+    """The platform's cache folder for dupfinder."""
+    if sys.platform == "win32":
+        base = Path(os.environ.get("LOCALAPPDATA", Path.home() / "AppData" / "Local"))
+        return base / "dupfinder" / "Cache"
+    if sys.platform == "darwin":
+        return Path.home() / "Library" / "Caches" / "dupfinder"
+    return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "dupfinder"
+
+
+@dataclass(frozen=True)
+class ContentKey:
+    """Identity of a file's bytes as far as the cache is concerned."""
+
+    fingerprint: str
+    size: int
+    mtime_ns: int
+
+
+@dataclass(frozen=True)
+class CachedImage:
+    width: int
+    height: int
+    vector: np.ndarray
+
+
+class EmbeddingCache:
+    """Dict-like access to cached fingerprints, pixel sizes, content hashes and embeddings.
+
+    `path=None` keeps everything in memory (the CLI's `--no-cache`).
+    """
+
+    def __init__(self, path: Path | None) -> None:
+        self.path = path
+        self._db = self._open()
+
+    def _open(self) -> sqlite3.Connection:
+        if self.path is None:
+            return self._connect(":memory:")
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            return self._connect(str(self.path))
+        except sqlite3.DatabaseError as error:
+            log.warning("cache %s is unreadable (%s); rebuilding it", self.path, error)
+            for suffix in ("", "-wal", "-shm"):
+                Path(f"{self.path}{suffix}").unlink(missing_ok=True)
+            return self._connect(str(self.path))
+
+    @staticmethod
+    def _connect(target: str) -> sqlite3.Connection:
+        db = sqlite3.connect(target, check_same_thread=False, timeout=30)
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=NORMAL")
+            db.executescript(_SCHEMA)
+            row = db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+            if row is not None and int(row[0]) != SCHEMA_VERSION:
+                # An older layout: start afresh rather than migrate a cache.
+                db.executescript("DELETE FROM files; DELETE FROM contents; DELETE FROM embeddings;")
+            db.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+            db.commit()
+        except sqlite3.DatabaseError:
+            db.close()
+            raise
+        return db
+
+    def known_fingerprint(self, path: str, size: int, mtime_ns: int) -> str | None:
+        """The stored fingerprint if the path is unchanged since it was cached."""
+        row = self._db.execute(
+            "SELECT fingerprint FROM files WHERE path=? AND size=? AND mtime_ns=?",
+            (path, size, mtime_ns),
+        ).fetchone()
+        return row[0] if row else None
+
+    def remember_path(self, path: str, key: ContentKey) -> None:
+        self._db.execute(
+            "INSERT OR REPLACE INTO files (path, size, mtime_ns, fingerprint) VALUES (?, ?, ?, ?)",
+            (path, key.size, key.mtime_ns, key.fingerprint),
+        )
+
+    def image(self, key: ContentKey, model: str) -> CachedImage | None:
+        """Pixel size and embedding for these bytes under this model, if cached."""
+        row = self._db.execute(
+            "SELECT c.width, c.height, e.vector FROM contents c JOIN embeddings e "
+            "ON e.fingerprint=c.fingerprint AND e.size=c.size AND e.mtime_ns=c.mtime_ns "
+            "WHERE c.fingerprint=? AND c.size=? AND c.mtime_ns=? AND e.model=?",
+            (key.fingerprint, key.size, key.mtime_ns, model),
+        ).fetchone()
+        if row is None or row[0] is None:
+            return None
+        return CachedImage(row[0], row[1], np.frombuffer(row[2], dtype=np.float32).copy())
+
+    def store_image(self, key: ContentKey, model: str, width: int, height: int,
+                    vector: np.ndarray) -> None:
+        self._db.execute(
+            "INSERT INTO contents (fingerprint, size, mtime_ns, width, height) VALUES (?, ?, ?, ?, ?) "
+            "ON CONFLICT DO UPDATE SET width=excluded.width, height=excluded.height",
+            (key.fingerprint, key.size, key.mtime_ns, width, height),
+        )
+        self._db.execute(
+            "INSERT OR REPLACE INTO embeddings VALUES (?, ?, ?, ?, ?)",
+            (key.fingerprint, key.size, key.mtime_ns, model,
+             np.ascontiguousarray(vector, dtype=np.float32).tobytes()),
+        )
+
+    def content_hash(self, key: ContentKey) -> str | None:
+        row = self._db.execute(
+            "SELECT content_hash FROM contents WHERE fingerprint=? AND size=? AND mtime_ns=?",
+            (key.fingerprint, key.size, key.mtime_ns),
+        ).fetchone()
+        return row[0] if row else None
+
+    def store_content_hash(self, key: ContentKey, digest: str) -> None:
+        self._db.execute(
+            "INSERT INTO contents (fingerprint, size, mtime_ns, content_hash) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT DO UPDATE SET content_hash=excluded.content_hash",
+            (key.fingerprint, key.size, key.mtime_ns, digest),
+        )
+
+    def commit(self) -> None:
+        self._db.commit()
+
+    def close(self) -> None:
+        self._db.commit()
+        self._db.close()
+
+    def __enter__(self) -> EmbeddingCache:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -1,0 +1,97 @@
+"""The one owner of the ONNX inference session.
+
+Picks execution providers in order of preference (CUDA, then CPU) from those this onnxruntime
+build offers, takes overrides for tests, and logs every choice. Model facts come from the card.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+
+from dupfinder.modelcard import ModelCard, load_card
+
+log = logging.getLogger(__name__)
+
+Device = Literal["auto", "cpu", "cuda"]
+DEVICES: tuple[str, ...] = ("auto", "cpu", "cuda")
+_PREFERENCE = ("CUDAExecutionProvider", "CPUExecutionProvider")
+
+
+class ModelError(Exception):
+    """The model cannot be loaded or run; the message says why and what to do."""
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while block := handle.read(1 << 20):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def choose_providers(available: list[str], device: Device) -> list[str]:
+    """Providers to ask for, best first. `cuda` insists on CUDA; `cpu` never uses it."""
+    if device not in DEVICES:
+        raise ValueError(f"Invalid value for `device`: expected one of {DEVICES}, received: {device!r}")
+    if device == "cpu":
+        return ["CPUExecutionProvider"]
+    if device == "cuda":
+        if "CUDAExecutionProvider" not in available:
+            raise ModelError(
+                "CUDA was asked for but this onnxruntime has no CUDA provider "
+                f"(available: {', '.join(available)}); install onnxruntime-gpu or use --device cpu"
+            )
+        return ["CUDAExecutionProvider", "CPUExecutionProvider"]
+    return [name for name in _PREFERENCE if name in available] or ["CPUExecutionProvider"]
+
+
+class Embedder:
+    """Turns batches of uint8 NHWC pictures into L2-normalised float32 embeddings."""
+
+    def __init__(self, model_path: Path, device: Device = "auto", threads: int = 0,
+                 providers: list[str] | None = None) -> None:
+        import onnxruntime as ort  # imported here so `--help` and the GUI start fast
+
+        self.model_path = Path(model_path)
+        self.card: ModelCard = load_card(self.model_path)
+        self.sha256 = file_sha256(self.model_path)
+        available = ort.get_available_providers()
+        wanted = providers or choose_providers(available, device)
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads
+        options.log_severity_level = 3
+        try:
+            self._session = ort.InferenceSession(str(self.model_path), options, providers=wanted)
+        except Exception as error:  # onnxruntime raises its own untyped errors
+            raise ModelError(f"cannot load model {self.model_path}: {error}") from error
+        self.providers: list[str] = self._session.get_providers()
+        self.device = "cuda" if self.providers[0] == "CUDAExecutionProvider" else "cpu"
+        self._input = self._session.get_inputs()[0].name
+        self._check_signature()
+        log.info("model %s on %s (providers asked %s, got %s)", self.card.name, self.device,
+                 wanted, self.providers)
+
+    def _check_signature(self) -> None:
+        shape = self._session.get_inputs()[0].shape
+        size = self.card.input_size
+        if len(shape) != 4 or shape[1:] != [size, size, 3]:
+            raise ModelError(
+                f"model input shape {shape} does not match its card (NHWC {size}×{size}×3)"
+            )
+        out = self._session.get_outputs()[0].shape
+        if len(out) != 2 or out[1] != self.card.embedding_dim:
+            raise ModelError(f"model output shape {out} does not match its card "
+                             f"(embedding_dim={self.card.embedding_dim})")
+
+    def embed(self, batch: np.ndarray) -> np.ndarray:
+        """(N, size, size, 3) uint8 → (N, D) float32, rows of unit length."""
+        if batch.dtype != np.uint8 or batch.ndim != 4:
+            raise ValueError(f"expected a uint8 NHWC batch, received {batch.dtype} {batch.shape}")
+        output = self._session.run(None, {self._input: batch})[0].astype(np.float32, copy=False)
+        norms = np.linalg.norm(output, axis=1, keepdims=True)
+        return output / np.maximum(norms, 1e-12)  # the graph normalises; this guards old models

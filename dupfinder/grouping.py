@@ -1,0 +1,174 @@
+"""Grouping pictures into duplicate groups.
+
+Exact copies (same content hash) form clusters; one representative per cluster enters an HNSW
+index (cosine similarity on unit vectors), and every representative's nearest neighbours above a
+floor similarity are kept as a graph. Grouping at a threshold then only filters that graph, so a
+threshold slider regroups in milliseconds.
+
+Groups never chain unrelated pictures through intermediates: the best copies become references
+first, and every other picture joins the reference it is most similar to, only if it matches
+that reference directly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from dupfinder.report import Group, ImageRecord, Member
+
+DEFAULT_NEIGHBOURS = 32
+MAX_NEIGHBOURS = 256
+
+PathPair = frozenset[str]
+
+
+def quality_key(record: ImageRecord) -> tuple[int, int, float, str]:
+    """Sort key putting the best copy first: most pixels, then most bytes, then oldest, then path."""
+    return (-record.pixels, -record.bytes, record.mtime, record.path)
+
+
+@dataclass(frozen=True)
+class Neighbour:
+    index: int  # into the graph's records
+    similarity: float
+
+
+class NeighbourGraph:
+    """The k-nearest-neighbour graph of a scan, kept so regrouping needs no new search."""
+
+    def __init__(self, records: Sequence[ImageRecord], vectors: np.ndarray,
+                 exact: Iterable[Sequence[int]] = (), floor: float = 0.5,
+                 neighbours: int = DEFAULT_NEIGHBOURS, threads: int = 1) -> None:
+        if len(records) != len(vectors):
+            raise ValueError(f"{len(records)} records but {len(vectors)} vectors")
+        self.records = list(records)
+        self.floor = floor
+        self.clusters = _clusters(len(self.records), exact, self.records)
+        self.representatives = [cluster[0] for cluster in self.clusters]
+        self._rep_vectors = np.ascontiguousarray(
+            vectors[self.representatives] if self.representatives else vectors[:0], dtype=np.float32)
+        self._index = _build_index(self._rep_vectors, threads)
+        self.edges = self._search(neighbours)
+
+    def _search(self, neighbours: int) -> dict[tuple[int, int], float]:
+        """Symmetric edges (cluster i < cluster j) with similarity at or above the floor."""
+        count = len(self.representatives)
+        edges: dict[tuple[int, int], float] = {}
+        pending = np.arange(count)
+        k = min(neighbours, count)
+        while len(pending) and k > 1:
+            labels, similarities = self._query(self._rep_vectors[pending], k)
+            for row, source in enumerate(pending):
+                for target, similarity in zip(labels[row], similarities[row]):
+                    if target != source and similarity >= self.floor:
+                        key = (min(source, target), max(source, target))
+                        edges[key] = max(edges.get(key, -2.0), float(similarity))
+            # A row whose k-th neighbour is still above the floor may have more: ask again, wider.
+            saturated = similarities[:, -1] >= self.floor
+            if k >= min(count, MAX_NEIGHBOURS) or not saturated.any():
+                break
+            pending, k = pending[saturated], min(k * 2, count, MAX_NEIGHBOURS)
+        return edges
+
+    def _query(self, vectors: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        self._index.set_ef(max(2 * k, 64))
+        labels, distances = self._index.knn_query(vectors, k=k)
+        return labels.astype(np.int64), (1.0 - distances).astype(np.float32)
+
+    def nearest(self, vector: np.ndarray, count: int = 20) -> list[Neighbour]:
+        """Pictures most similar to `vector` (the "find similar" query), exact copies included."""
+        if not self.representatives:
+            return []
+        k = min(count, len(self.representatives))
+        labels, similarities = self._query(np.asarray(vector, np.float32)[None, :], k)
+        found = [Neighbour(member, float(sim))
+                 for cluster_index, sim in zip(labels[0], similarities[0])
+                 for member in self.clusters[cluster_index]]
+        return found[:count]
+
+    def groups(self, threshold: float, ignored: frozenset[PathPair] = frozenset()) -> list[Group]:
+        """Duplicate groups at `threshold` (min cosine similarity, at least the graph's floor)."""
+        if threshold < self.floor - 1e-9:
+            raise ValueError(f"Invalid value for `threshold`: expected >= the graph's floor "
+                             f"{self.floor}, received: threshold={threshold}")
+        adjacency = self._adjacency(threshold, ignored)
+        assignment = _assign(range(len(self.clusters)), adjacency,
+                             key=lambda c: quality_key(self.records[self.clusters[c][0]]))
+        made = (self._make_group(ref, members, adjacency) for ref, members in assignment.items())
+        groups = [group for group in made if group is not None]
+        groups.sort(key=lambda g: (-len(g.members), g.reference.image.path))
+        return [Group(index + 1, g.kind, g.members) for index, g in enumerate(groups)]
+
+    def _adjacency(self, threshold: float,
+                   ignored: frozenset[PathPair]) -> dict[int, dict[int, float]]:
+        adjacency: dict[int, dict[int, float]] = {}
+        for (a, b), similarity in self.edges.items():
+            if similarity < threshold or self._is_ignored(a, b, ignored):
+                continue
+            adjacency.setdefault(a, {})[b] = similarity
+            adjacency.setdefault(b, {})[a] = similarity
+        return adjacency
+
+    def _is_ignored(self, a: int, b: int, ignored: frozenset[PathPair]) -> bool:
+        if not ignored:
+            return False
+        return any(frozenset((self.records[i].path, self.records[j].path)) in ignored
+                   for i in self.clusters[a] for j in self.clusters[b])
+
+    def _make_group(self, reference: int, members: list[int],
+                    adjacency: dict[int, dict[int, float]]) -> Group | None:
+        similarity = {reference: 1.0} | {m: adjacency[reference][m] for m in members}
+        ordered = [reference, *sorted(members, key=lambda m: (
+            -similarity[m], quality_key(self.records[self.clusters[m][0]])))]
+        result = [Member(self.records[i], similarity[c]) for c in ordered for i in self.clusters[c]]
+        if len(result) < 2:
+            return None
+        return Group(0, "near" if members else "exact", tuple(result))
+
+
+def _clusters(count: int, exact: Iterable[Sequence[int]],
+              records: Sequence[ImageRecord]) -> list[list[int]]:
+    """Exact clusters plus singletons, each ordered best copy first."""
+    taken: set[int] = set()
+    clusters: list[list[int]] = []
+    for cluster in exact:
+        members = sorted(set(cluster) - taken, key=lambda i: quality_key(records[i]))
+        taken.update(members)
+        if members:
+            clusters.append(members)
+    clusters.extend([i] for i in range(count) if i not in taken)
+    return clusters
+
+
+def _assign(nodes: Iterable[int], adjacency: dict[int, dict[int, float]],
+            key: Callable[[int], Any]) -> dict[int, list[int]]:
+    """References in quality order; every other node joins its most similar adjacent reference."""
+    order = sorted(nodes, key=key)
+    rank = {node: position for position, node in enumerate(order)}
+    references: dict[int, list[int]] = {}
+    for node in order:
+        if not any(neighbour in references for neighbour in adjacency.get(node, {})):
+            references[node] = []
+    for node in order:
+        if node in references:
+            continue
+        candidates = {ref: sim for ref, sim in adjacency.get(node, {}).items() if ref in references}
+        best = max(candidates, key=lambda ref: (candidates[ref], -rank[ref]))
+        references[best].append(node)
+    return references
+
+
+def _build_index(vectors: np.ndarray, threads: int):  # type: ignore[no-untyped-def]
+    import hnswlib
+
+    count, dim = vectors.shape if vectors.ndim == 2 else (0, 1)
+    index = hnswlib.Index(space="cosine", dim=max(dim, 1))
+    index.init_index(max_elements=max(count, 1), ef_construction=200, M=16, random_seed=0)
+    index.set_num_threads(max(threads, 1))
+    if count:
+        index.add_items(vectors, np.arange(count))
+    return index

@@ -1,0 +1,185 @@
+"""The scan report: groups, members, similarities and errors.
+
+One structure feeds the GUI, the JSON output and the CSV output. The JSON schema is versioned
+(`REPORT_VERSION`) and documented in the README.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+REPORT_VERSION = 1
+
+GroupKind = Literal["exact", "near"]
+
+
+@dataclass(frozen=True)
+class ImageRecord:
+    """What the engine knows about one picture: where it is and what it looks like."""
+
+    path: str  # absolute
+    width: int
+    height: int
+    bytes: int
+    mtime: float  # seconds since the epoch
+
+    @property
+    def pixels(self) -> int:
+        return self.width * self.height
+
+
+@dataclass(frozen=True)
+class Member:
+    """One file in a group, with its similarity to the group's reference (1.0 for the reference)."""
+
+    image: ImageRecord
+    similarity: float
+
+    def to_dict(self) -> dict[str, Any]:
+        record = self.image
+        return {
+            "path": record.path,
+            "similarity": round(float(self.similarity), 6),
+            "width": record.width,
+            "height": record.height,
+            "bytes": record.bytes,
+            "mtime": record.mtime,
+        }
+
+
+@dataclass(frozen=True)
+class Group:
+    """Files that are copies of one picture. `members[0]` is the reference (the best copy)."""
+
+    id: int
+    kind: GroupKind
+    members: tuple[Member, ...]
+
+    @property
+    def reference(self) -> Member:
+        return self.members[0]
+
+    @property
+    def reclaimable_bytes(self) -> int:
+        """Bytes freed by keeping only the reference."""
+        return sum(member.image.bytes for member in self.members[1:])
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"id": self.id, "kind": self.kind, "members": [m.to_dict() for m in self.members]}
+
+
+@dataclass(frozen=True)
+class FileError:
+    """A file that could not be read or decoded; the scan went on without it."""
+
+    path: str
+    error: str
+
+    def to_dict(self) -> dict[str, str]:
+        return {"path": self.path, "error": self.error}
+
+
+@dataclass
+class ScanStats:
+    files: int = 0  # picture files discovered
+    images: int = 0  # pictures with an embedding (decoded now or from the cache)
+    cached: int = 0  # of those, taken from the cache
+    errors: int = 0
+    seconds: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "files": self.files,
+            "images": self.images,
+            "cached": self.cached,
+            "errors": self.errors,
+            "seconds": round(self.seconds, 3),
+        }
+
+
+@dataclass
+class Report:
+    """Everything a scan found. `cancelled` is True when the groups cover only part of the files."""
+
+    model_name: str
+    model_sha256: str
+    threshold: float
+    device: str
+    roots: list[str]
+    stats: ScanStats = field(default_factory=ScanStats)
+    groups: list[Group] = field(default_factory=list)
+    errors: list[FileError] = field(default_factory=list)
+    cancelled: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "version": REPORT_VERSION,
+            "model": {"name": self.model_name, "sha256": self.model_sha256},
+            "threshold": self.threshold,
+            "device": self.device,
+            "roots": list(self.roots),
+            "stats": self.stats.to_dict(),
+            "cancelled": self.cancelled,
+            "groups": [group.to_dict() for group in self.groups],
+            "errors": [error.to_dict() for error in self.errors],
+        }
+
+
+def to_json(report: Report) -> str:
+    return json.dumps(report.to_dict(), indent=2, ensure_ascii=False) + "\n"
+
+
+CSV_COLUMNS = ("group", "kind", "role", "path", "similarity", "width", "height", "bytes", "mtime")
+
+
+def to_csv(report: Report) -> str:
+    """One row per member; the reference has role "reference", the others "duplicate"."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(CSV_COLUMNS)
+    for group in report.groups:
+        for index, member in enumerate(group.members):
+            row = member.to_dict()
+            role = "reference" if index == 0 else "duplicate"
+            writer.writerow([group.id, group.kind, role] + [row[c] for c in CSV_COLUMNS[3:]])
+    return buffer.getvalue()
+
+
+def _human_bytes(count: float) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if count < 1024 or unit == "GiB":
+            return f"{count:.0f} {unit}" if unit == "B" else f"{count:.1f} {unit}"
+        count /= 1024
+    return f"{count:.1f} GiB"
+
+
+def to_text(report: Report) -> str:
+    """A readable summary for a terminal."""
+    stats = report.stats
+    reclaim = sum(group.reclaimable_bytes for group in report.groups)
+    lines = [
+        f"{len(report.groups)} group(s) among {stats.images} picture(s) "
+        f"({stats.cached} from cache, {stats.errors} unreadable) in {stats.seconds:.1f} s; "
+        f"{_human_bytes(reclaim)} reclaimable",
+    ]
+    if report.cancelled:
+        lines.append("Scan cancelled: these groups cover only the files scanned so far.")
+    for group in report.groups:
+        lines.append("")
+        lines.append(f"Group {group.id} ({group.kind}, {len(group.members)} files)")
+        for index, member in enumerate(group.members):
+            mark = "*" if index == 0 else " "
+            image = member.image
+            lines.append(
+                f" {mark} {member.similarity:.3f}  {image.width}x{image.height}  "
+                f"{_human_bytes(image.bytes):>10}  {image.path}"
+            )
+    if report.errors:
+        lines.append("")
+        lines.append(f"{len(report.errors)} file(s) could not be read:")
+        lines.extend(f"  {error.path}: {error.error}" for error in report.errors)
+    return "\n".join(lines) + "\n"

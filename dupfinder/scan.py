@@ -1,0 +1,224 @@
+"""The scan pipeline: discover → cache lookup → decode (pool) → embed (batches) → cache → group.
+
+Decoding runs in a thread pool (Pillow releases the GIL) while the calling thread runs inference
+on the previous batch, so decoding and inference overlap. Errors about one file become records in
+the report. Cancelling keeps what was done: the cache stays consistent and the partial groups are
+returned.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections import deque
+from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import numpy as np
+
+from dupfinder import hashing
+from dupfinder.cache import ContentKey, EmbeddingCache
+from dupfinder.discover import DiscoverOptions, FoundFile, discover
+from dupfinder.embedder import Embedder
+from dupfinder.grouping import NeighbourGraph
+from dupfinder.imaging import DecodedImage, DecodeError, load_for_model
+from dupfinder.jobs import Cancelled, Job
+from dupfinder.report import FileError, ImageRecord, Report
+
+
+def default_workers() -> int:
+    return max(1, min(8, os.cpu_count() or 1))
+
+
+@dataclass
+class ScanOptions:
+    roots: list[Path]
+    discover: DiscoverOptions = field(default_factory=DiscoverOptions)
+    threshold: float | None = None  # min similarity; None means the model card's default
+    workers: int = field(default_factory=default_workers)
+    batch_size: int = 32
+
+
+@dataclass
+class ScanResult:
+    """The report plus the neighbour graph and vectors, so a GUI can regroup or query."""
+
+    report: Report
+    graph: NeighbourGraph
+    vectors: np.ndarray
+
+    def regroup(self, threshold: float, ignored: frozenset[frozenset[str]] = frozenset()) -> Report:
+        """The same scan grouped at another threshold, without reading any file."""
+        return replace(self.report, threshold=threshold,
+                       groups=self.graph.groups(threshold, ignored))
+
+
+@dataclass
+class _Pending:
+    found: FoundFile
+    key: ContentKey
+
+
+class Scanner:
+    """Runs scans with one embedder and one cache; reusable across scans."""
+
+    def __init__(self, embedder: Embedder, cache: EmbeddingCache) -> None:
+        self.embedder = embedder
+        self.cache = cache
+
+    def scan(self, options: ScanOptions, job: Job | None = None) -> ScanResult:
+        job = job or Job()
+        started = time.monotonic()
+        threshold = self.embedder.card.default_threshold if options.threshold is None else options.threshold
+        report = Report(self.embedder.card.name, self.embedder.sha256, threshold,
+                        self.embedder.device, [os.path.abspath(str(r)) for r in options.roots])
+        records: list[ImageRecord] = []
+        vectors: list[np.ndarray] = []
+        keys: list[ContentKey] = []
+        try:
+            found = discover(options.roots, options.discover, job)
+            report.errors.extend(FileError(p, e) for p, e in found.errors)
+            report.stats.files = len(found.files)
+            self._collect(found.files, options, job, report, (records, vectors, keys))
+        except Cancelled:
+            report.cancelled = True
+        finally:
+            self.cache.commit()
+        matrix = np.stack(vectors) if vectors else np.zeros((0, self.embedder.card.embedding_dim), np.float32)
+        exact = [] if report.cancelled else self._exact_clusters(records, keys, job)
+        job.progress("group", 0, 1)
+        graph = NeighbourGraph(records, matrix, exact, floor=min(threshold, 0.5),
+                               threads=options.workers)
+        report.groups = graph.groups(threshold)
+        job.progress("group", 1, 1)
+        report.stats.images = len(records)
+        report.stats.errors = len(report.errors)
+        report.stats.seconds = time.monotonic() - started
+        return ScanResult(report, graph, matrix)
+
+    def _collect(self, files: list[FoundFile], options: ScanOptions, job: Job, report: Report,
+                 out: tuple[list[ImageRecord], list[np.ndarray], list[ContentKey]]) -> None:
+        """Fill records/vectors/keys from the cache and by decoding and embedding the misses."""
+        records, vectors, keys = out
+        model = self.embedder.sha256
+        misses: list[_Pending] = []
+        with ThreadPoolExecutor(max_workers=options.workers, thread_name_prefix="decode") as pool:
+            for found, key in self._keys(files, pool, job, report):
+                cached = self.cache.image(key, model)
+                if cached is None:
+                    misses.append(_Pending(found, key))
+                    continue
+                self.cache.remember_path(found.path, key)
+                records.append(_record(found, cached.width, cached.height))
+                vectors.append(cached.vector)
+                keys.append(key)
+                report.stats.cached += 1
+            job.progress("embed", report.stats.cached, len(files))
+            for batch in self._decoded_batches(misses, pool, options.batch_size, job, report):
+                embedded = self.embedder.embed(np.stack([image.pixels for _, image in batch]))
+                for (pending, image), vector in zip(batch, embedded):
+                    self.cache.store_image(pending.key, model, image.width, image.height, vector)
+                    self.cache.remember_path(pending.found.path, pending.key)
+                    records.append(_record(pending.found, image.width, image.height))
+                    vectors.append(vector)
+                    keys.append(pending.key)
+                self.cache.commit()
+                job.progress("embed", len(records) + len(report.errors), len(files),
+                             batch[-1][0].found.path)
+
+    def _keys(self, files: list[FoundFile], pool: ThreadPoolExecutor, job: Job,
+              report: Report) -> Iterator[tuple[FoundFile, ContentKey]]:
+        """Content keys: from the cache when the path is unchanged, else by fingerprinting."""
+        unknown: list[FoundFile] = []
+        for found in files:
+            fingerprint = self.cache.known_fingerprint(found.path, found.size, found.mtime_ns)
+            if fingerprint is None:
+                unknown.append(found)
+            else:
+                yield found, ContentKey(fingerprint, found.size, found.mtime_ns)
+        def fingerprint_of(found: FoundFile) -> str:
+            return hashing.fingerprint(found.path, found.size)
+        for index, (found, result) in enumerate(zip(unknown, pool.map(_catching(fingerprint_of), unknown))):
+            job.check()
+            job.progress("hash", index + 1, len(unknown), found.path)
+            if isinstance(result, str):
+                yield found, ContentKey(result, found.size, found.mtime_ns)
+            else:
+                report.errors.append(FileError(found.path, result.args[0]))
+
+    def _decoded_batches(self, misses: list[_Pending], pool: ThreadPoolExecutor, batch_size: int,
+                         job: Job, report: Report) -> Iterator[list[tuple[_Pending, DecodedImage]]]:
+        """Decoded pictures in batches, decoding ahead while the caller runs inference."""
+        size, mode = self.embedder.card.input_size, self.embedder.card.resize
+        window: deque[tuple[_Pending, Future[DecodedImage | _Failure]]] = deque()
+        source = iter(misses)
+        batch: list[tuple[_Pending, DecodedImage]] = []
+        decode = _catching(lambda p: load_for_model(Path(p.found.path), size, mode))  # type: ignore[arg-type]
+        try:
+            while True:
+                while len(window) < batch_size * 3 and (pending := next(source, None)) is not None:
+                    window.append((pending, pool.submit(decode, pending)))
+                if not window:
+                    break
+                pending, future = window.popleft()
+                job.check()
+                result = future.result()
+                if isinstance(result, _Failure):
+                    report.errors.append(FileError(pending.found.path, result.args[0]))
+                else:
+                    batch.append((pending, result))
+                if len(batch) == batch_size:
+                    yield batch
+                    batch = []
+            if batch:
+                yield batch
+        finally:
+            for _, future in window:
+                future.cancel()
+
+    def _exact_clusters(self, records: list[ImageRecord], keys: list[ContentKey],
+                        job: Job) -> list[list[int]]:
+        """Indices of byte-identical files, hashing only where sizes and fingerprints collide."""
+        index_of = {record.path: i for i, record in enumerate(records)}
+        key_of = {record.path: keys[i] for i, record in enumerate(records)}
+
+        def full_hash(path: str) -> str | None:
+            job.progress("hash", 0, 0, path)
+            key = key_of[path]
+            digest = self.cache.content_hash(key)
+            if digest is None:
+                try:
+                    digest = hashing.content_hash(path)
+                except OSError:
+                    return None
+                self.cache.store_content_hash(key, digest)
+            return digest
+
+        clusters = hashing.exact_clusters({r.path: r.bytes for r in records}, full_hash,
+                                          lambda path: key_of[path].fingerprint)
+        self.cache.commit()
+        return [[index_of[path] for path in cluster] for cluster in clusters]
+
+
+class _Failure(Exception):
+    """A per-file failure carried back from a worker thread as a value."""
+
+
+def _catching(function):  # type: ignore[no-untyped-def]
+    """Run `function` in a worker, turning a per-file error into a `_Failure` value."""
+
+    def wrapped(argument):  # type: ignore[no-untyped-def]
+        try:
+            return function(argument)
+        except DecodeError as error:
+            return _Failure(str(error))
+        except OSError as error:
+            return _Failure(f"cannot read: {error.strerror or error}")
+
+    return wrapped
+
+
+def _record(found: FoundFile, width: int, height: int) -> ImageRecord:
+    return ImageRecord(found.path, width, height, found.size, found.mtime_ns / 1e9)
