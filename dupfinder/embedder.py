@@ -76,6 +76,11 @@ class Embedder:
         log.info("model %s on %s (providers asked %s, got %s)", self.card.name, self.device,
                  wanted, self.providers)
 
+    @property
+    def cache_key(self) -> str:
+        """What an embedding depends on: the weights and how pictures are resized for them."""
+        return f"{self.sha256}:{self.card.resize}"
+
     def _check_signature(self) -> None:
         shape = self._session.get_inputs()[0].shape
         size = self.card.input_size

@@ -102,7 +102,7 @@ class Scanner:
                  out: tuple[list[ImageRecord], list[np.ndarray], list[ContentKey]]) -> None:
         """Fill records/vectors/keys from the cache and by decoding and embedding the misses."""
         records, vectors, keys = out
-        model = self.embedder.sha256
+        model = self.embedder.cache_key
         misses: list[_Pending] = []
         with ThreadPoolExecutor(max_workers=options.workers, thread_name_prefix="decode") as pool:
             for found, key in self._keys(files, pool, job, report):

@@ -19,9 +19,10 @@ GRID = 8
 EMBEDDING_DIM = 48
 
 
-def build_tiny_model(path: Path, threshold: float = 0.9, name: str = "tiny-test-model") -> Path:
+def build_tiny_model(path: Path, threshold: float = 0.9, name: str = "tiny-test-model",
+                     seed: int = 0) -> Path:
     features = 3 * GRID * GRID
-    projection = np.random.default_rng(0).normal(0, 1, (features, EMBEDDING_DIM)).astype(np.float32)
+    projection = np.random.default_rng(seed).normal(0, 1, (features, EMBEDDING_DIM)).astype(np.float32)
     kernel = INPUT_SIZE // GRID
     nodes = [
         helper.make_node("Cast", ["pixels"], ["as_float"], to=TensorProto.FLOAT),

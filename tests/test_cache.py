@@ -1,0 +1,89 @@
+"""The SQLite cache: hits, misses, invalidation on size, mtime and model, moves, corruption."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from dupfinder.cache import ContentKey, EmbeddingCache
+from dupfinder.embedder import Embedder
+from dupfinder.scan import Scanner, ScanOptions
+from tests.imagegen import save, synthetic_photo
+from tests.tinymodel import build_tiny_model
+
+
+def _scan(model: Path, cache_file: Path, root: Path):  # type: ignore[no-untyped-def]
+    with EmbeddingCache(cache_file) as cache:
+        return Scanner(Embedder(model), cache).scan(ScanOptions([root], workers=2)).report.stats
+
+
+@pytest.fixture()
+def photos(tmp_path: Path) -> Path:
+    for seed in range(4):
+        save(synthetic_photo(seed), tmp_path / "photos" / f"p{seed}.jpg", quality=90)
+    return tmp_path / "photos"
+
+
+def test_second_scan_is_all_hits(tiny_model: Path, photos: Path, tmp_path: Path) -> None:
+    first = _scan(tiny_model, tmp_path / "c.db", photos)
+    second = _scan(tiny_model, tmp_path / "c.db", photos)
+    assert (first.cached, second.cached, second.images) == (0, 4, 4)
+
+
+def test_changed_size_or_mtime_is_decoded_again(tiny_model: Path, photos: Path, tmp_path: Path) -> None:
+    _scan(tiny_model, tmp_path / "c.db", photos)
+    save(synthetic_photo(99), photos / "p0.jpg", quality=50)  # new bytes, new size
+    stat = os.stat(photos / "p1.jpg")
+    os.utime(photos / "p1.jpg", ns=(stat.st_atime_ns, stat.st_mtime_ns + 5_000_000_000))
+    assert _scan(tiny_model, tmp_path / "c.db", photos).cached == 2
+
+
+def test_other_model_misses(tiny_model: Path, photos: Path, tmp_path: Path) -> None:
+    _scan(tiny_model, tmp_path / "c.db", photos)
+    other = build_tiny_model(tmp_path / "other" / "m.onnx", name="other", seed=1)
+    assert _scan(other, tmp_path / "c.db", photos).cached == 0
+    assert _scan(tiny_model, tmp_path / "c.db", photos).cached == 4  # both models kept
+
+
+def test_moved_and_renamed_files_are_recognised(tiny_model: Path, photos: Path, tmp_path: Path) -> None:
+    _scan(tiny_model, tmp_path / "c.db", photos)
+    (photos / "sub").mkdir()
+    shutil.move(photos / "p0.jpg", photos / "sub" / "renamed.jpg")  # keeps mtime
+    assert _scan(tiny_model, tmp_path / "c.db", photos).cached == 4
+
+
+def test_copy_with_new_mtime_is_not_trusted(tiny_model: Path, photos: Path, tmp_path: Path) -> None:
+    _scan(tiny_model, tmp_path / "c.db", photos)
+    shutil.copyfile(photos / "p0.jpg", photos / "copy.jpg")  # same bytes, new mtime
+    os.utime(photos / "copy.jpg", ns=(1, 1_000_000_000))
+    assert _scan(tiny_model, tmp_path / "c.db", photos).cached == 4
+
+
+def test_corrupt_cache_file_is_rebuilt(tiny_model: Path, photos: Path, tmp_path: Path) -> None:
+    (tmp_path / "c.db").write_bytes(b"definitely not sqlite" * 100)
+    assert _scan(tiny_model, tmp_path / "c.db", photos).images == 4
+    assert _scan(tiny_model, tmp_path / "c.db", photos).cached == 4
+
+
+def test_vectors_round_trip_exactly(tmp_path: Path) -> None:
+    vector = np.random.default_rng(0).normal(size=48).astype(np.float32)
+    key = ContentKey("abc", 10, 20)
+    with EmbeddingCache(tmp_path / "c.db") as cache:
+        cache.store_image(key, "model", 640, 480, vector)
+        cache.store_content_hash(key, "digest")
+    with EmbeddingCache(tmp_path / "c.db") as cache:
+        hit = cache.image(key, "model")
+        assert hit is not None and (hit.width, hit.height) == (640, 480)
+        assert np.array_equal(hit.vector, vector)
+        assert cache.content_hash(key) == "digest"
+        assert cache.image(key, "another model") is None
+
+
+def test_in_memory_cache_keeps_nothing(tiny_model: Path, photos: Path) -> None:
+    with EmbeddingCache(None) as cache:
+        stats = Scanner(Embedder(tiny_model), cache).scan(ScanOptions([photos])).report.stats
+    assert stats.images == 4 and stats.cached == 0

@@ -1,0 +1,145 @@
+"""Grouping: exact clusters, near groups, no chaining, regrouping, recall against brute force."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from dupfinder.grouping import NeighbourGraph, quality_key
+from dupfinder.report import ImageRecord
+
+
+def _records(count: int) -> list[ImageRecord]:
+    return [ImageRecord(f"/p/{i:04d}.jpg", 100 + i, 100, 1000 + i, 1.0e9 + i) for i in range(count)]
+
+
+def _unit(vectors: np.ndarray) -> np.ndarray:
+    return (vectors / np.linalg.norm(vectors, axis=1, keepdims=True)).astype(np.float32)
+
+
+def _at_angle(base: np.ndarray, other: np.ndarray, similarity: float) -> np.ndarray:
+    """A unit vector with the given cosine similarity to `base`, towards `other`."""
+    orthogonal = other - (other @ base) * base
+    orthogonal /= np.linalg.norm(orthogonal)
+    return similarity * base + np.sqrt(1 - similarity**2) * orthogonal
+
+
+def _paths(graph: NeighbourGraph, threshold: float) -> list[set[str]]:
+    return [{m.image.path for m in group.members} for group in graph.groups(threshold)]
+
+
+def test_near_duplicates_group_and_unrelated_do_not(rng: np.random.Generator) -> None:
+    vectors = _unit(rng.normal(size=(20, 32)))
+    vectors[1] = _unit((vectors[0] + 0.05 * rng.normal(size=32))[None])[0]
+    vectors[2] = _unit((vectors[0] + 0.05 * rng.normal(size=32))[None])[0]
+    groups = NeighbourGraph(_records(20), vectors).groups(0.9)
+    assert len(groups) == 1 and groups[0].kind == "near"
+    assert {m.image.path for m in groups[0].members} == {"/p/0000.jpg", "/p/0001.jpg", "/p/0002.jpg"}
+
+
+def test_reference_is_the_best_copy_and_has_similarity_one(rng: np.random.Generator) -> None:
+    vectors = _unit(rng.normal(size=(3, 16)))
+    vectors[:] = vectors[0]
+    records = [ImageRecord("/small.jpg", 100, 100, 50, 1.0), ImageRecord("/big.jpg", 400, 300, 10, 2.0),
+               ImageRecord("/mid.jpg", 400, 300, 5, 0.5)]
+    group = NeighbourGraph(records, vectors).groups(0.9)[0]
+    assert group.members[0].image.path == "/big.jpg"  # resolution, then bytes
+    assert group.members[0].similarity == 1.0
+
+
+def test_no_chaining_through_intermediates(rng: np.random.Generator) -> None:
+    a = _unit(rng.normal(size=(1, 16)))[0]
+    direction = _unit(rng.normal(size=(1, 16)))[0]
+    b = _at_angle(a, direction, 0.93)   # A~B 0.93
+    c = _at_angle(b, -a, 0.93)          # B~C 0.93 but A~C well below 0.9
+    assert float(a @ c) < 0.8
+    records = [ImageRecord("/a.jpg", 300, 300, 3, 0), ImageRecord("/b.jpg", 200, 200, 2, 0),
+               ImageRecord("/c.jpg", 100, 100, 1, 0)]
+    groups = _paths(NeighbourGraph(records, np.stack([a, b, c]).astype(np.float32)), 0.9)
+    assert groups == [{"/a.jpg", "/b.jpg"}]  # C matches only B, which is not a reference
+
+
+def test_member_joins_its_most_similar_reference(rng: np.random.Generator) -> None:
+    a, other = _unit(rng.normal(size=(2, 16)))
+    d = _at_angle(a, other, 0.5)  # two unrelated references A and D
+    m = _unit((0.45 * a + 0.55 * d)[None])[0]  # closer to D
+    records = [ImageRecord("/a.jpg", 900, 900, 9, 0), ImageRecord("/d.jpg", 800, 800, 8, 0),
+               ImageRecord("/m.jpg", 10, 10, 1, 0)]
+    graph = NeighbourGraph(records, np.stack([a, d, m]).astype(np.float32))
+    threshold = float(min(a @ m, d @ m)) - 0.01
+    assert {"/d.jpg", "/m.jpg"} in _paths(graph, threshold)
+
+
+def test_exact_clusters_form_exact_groups(rng: np.random.Generator) -> None:
+    vectors = _unit(rng.normal(size=(5, 16)))
+    vectors[3] = vectors[1]
+    groups = NeighbourGraph(_records(5), vectors, exact=[[1, 3]]).groups(0.9)
+    assert [(g.kind, {m.image.path for m in g.members}) for g in groups] == [
+        ("exact", {"/p/0001.jpg", "/p/0003.jpg"})]
+
+
+def test_exact_cluster_joins_a_near_group_whole(rng: np.random.Generator) -> None:
+    vectors = _unit(rng.normal(size=(6, 16)))
+    vectors[1] = vectors[0]
+    vectors[2] = _unit((vectors[0] + 0.05 * rng.normal(size=16))[None])[0]
+    groups = NeighbourGraph(_records(6), vectors, exact=[[0, 1]]).groups(0.9)
+    assert len(groups) == 1 and groups[0].kind == "near" and len(groups[0].members) == 3
+
+
+def test_threshold_change_regroups_without_search(rng: np.random.Generator) -> None:
+    base, direction = _unit(rng.normal(size=(2, 16)))
+    vectors = np.stack([base, _at_angle(base, direction, 0.95), _at_angle(base, -direction, 0.8)])
+    graph = NeighbourGraph(_records(3)[::-1], vectors.astype(np.float32))  # base is the best copy
+    assert [len(g.members) for g in graph.groups(0.9)] == [2]
+    assert [len(g.members) for g in graph.groups(0.75)] == [3]
+    assert graph.groups(0.99) == []
+    with pytest.raises(ValueError, match="threshold"):
+        graph.groups(graph.floor - 0.1)
+
+
+def test_large_group_beyond_k_neighbours_is_complete(rng: np.random.Generator) -> None:
+    base = _unit(rng.normal(size=(1, 24)))[0]
+    copies = _unit(base + 0.02 * rng.normal(size=(80, 24)))
+    others = _unit(rng.normal(size=(40, 24)))
+    graph = NeighbourGraph(_records(120), np.vstack([copies, others]), neighbours=8)
+    groups = graph.groups(0.95)
+    assert len(groups) == 1 and len(groups[0].members) == 80
+
+
+def test_hnsw_edges_match_brute_force(rng: np.random.Generator) -> None:
+    centres = _unit(rng.normal(size=(150, 32)))
+    vectors = _unit(np.repeat(centres, 3, axis=0) + 0.08 * rng.normal(size=(450, 32)))
+    graph = NeighbourGraph(_records(450), vectors, floor=0.8)
+    similarity = vectors @ vectors.T
+    expected = {(i, j) for i in range(450) for j in range(i + 1, 450) if similarity[i, j] >= 0.8}
+    found = set(graph.edges)
+    assert len(expected) > 300
+    assert len(found & expected) / len(expected) >= 0.99
+
+
+def test_nearest_lists_exact_copies_and_orders_by_similarity(rng: np.random.Generator) -> None:
+    vectors = _unit(rng.normal(size=(10, 16)))
+    vectors[4] = vectors[2]
+    graph = NeighbourGraph(_records(10), vectors, exact=[[2, 4]])
+    found = graph.nearest(vectors[2], count=3)
+    assert {n.index for n in found[:2]} == {2, 4} and found[0].similarity == pytest.approx(1.0, abs=1e-5)
+    assert found[1].similarity >= found[2].similarity
+
+
+def test_ignored_pairs_are_not_grouped(rng: np.random.Generator) -> None:
+    vectors = _unit(rng.normal(size=(4, 16)))
+    vectors[1] = vectors[0]
+    graph = NeighbourGraph(_records(4), vectors)
+    assert len(graph.groups(0.9)) == 1
+    assert graph.groups(0.9, frozenset({frozenset({"/p/0000.jpg", "/p/0001.jpg"})})) == []
+
+
+def test_empty_and_single_inputs() -> None:
+    assert NeighbourGraph([], np.zeros((0, 8), np.float32)).groups(0.9) == []
+    assert NeighbourGraph(_records(1), np.ones((1, 8), np.float32)).groups(0.9) == []
+
+
+def test_quality_key_orders_best_first() -> None:
+    records = [ImageRecord("/b", 10, 10, 5, 2.0), ImageRecord("/a", 10, 10, 5, 1.0),
+               ImageRecord("/c", 20, 10, 1, 3.0)]
+    assert [r.path for r in sorted(records, key=quality_key)] == ["/c", "/a", "/b"]

@@ -1,0 +1,71 @@
+"""The scan pipeline: progress, cancellation with partial results, hostile files."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from dupfinder.cache import EmbeddingCache
+from dupfinder.embedder import Embedder
+from dupfinder.jobs import Job, Progress
+from dupfinder.scan import Scanner, ScanOptions
+from tests.imagegen import corrupt_file, save, synthetic_photo, truncated_jpeg
+
+
+@pytest.fixture()
+def folder(tmp_path: Path) -> Path:
+    for seed in range(60):
+        save(synthetic_photo(seed, (96, 72)), tmp_path / "pics" / f"{seed:03d}.png")
+    return tmp_path / "pics"
+
+
+def test_progress_reports_every_stage(tiny_model: Path, folder: Path) -> None:
+    events: list[Progress] = []
+    with EmbeddingCache(None) as cache:
+        Scanner(Embedder(tiny_model), cache).scan(ScanOptions([folder], batch_size=8),
+                                                  Job(events.append, min_interval=0))
+    assert {"discover", "hash", "embed", "group"} <= {e.stage for e in events}
+    last_embed = [e for e in events if e.stage == "embed"][-1]
+    assert (last_embed.done, last_embed.total) == (60, 60)
+
+
+def test_cancel_keeps_partial_results_and_a_consistent_cache(
+        tiny_model: Path, folder: Path, tmp_path: Path) -> None:
+    def stop_midway(event: Progress) -> bool:
+        return not (event.stage == "embed" and event.done >= 16)
+
+    embedder = Embedder(tiny_model)
+    with EmbeddingCache(tmp_path / "c.db") as cache:
+        partial = Scanner(embedder, cache).scan(ScanOptions([folder], batch_size=8),
+                                                Job(stop_midway, min_interval=0)).report
+    assert partial.cancelled and 16 <= partial.stats.images < 60
+    with EmbeddingCache(tmp_path / "c.db") as cache:
+        full = Scanner(embedder, cache).scan(ScanOptions([folder], batch_size=8)).report
+    assert not full.cancelled and full.stats.images == 60
+    assert full.stats.cached == partial.stats.images
+
+
+def test_hostile_files_are_reported_and_the_scan_goes_on(tiny_model: Path, tmp_path: Path) -> None:
+    root = tmp_path / "mixed"
+    save(synthetic_photo(1), root / "good.jpg")
+    corrupt_file(root / "junk.jpg")
+    truncated_jpeg(synthetic_photo(2), root / "cut.jpg")
+    (root / "empty.png").write_bytes(b"")
+    (root / "folder.jpg").mkdir()
+    os.mkfifo(root / "pipe.jpg")  # opening it would block forever: never touched
+    (root / "text.png").write_text("not a picture")
+    with EmbeddingCache(None) as cache:
+        report = Scanner(Embedder(tiny_model), cache).scan(ScanOptions([root])).report
+    assert report.stats.images == 1
+    assert sorted(Path(e.path).name for e in report.errors) == ["cut.jpg", "junk.jpg", "text.png"]
+    assert all(e.error for e in report.errors)
+
+
+def test_regroup_uses_the_kept_graph(tiny_model: Path, folder: Path) -> None:
+    with EmbeddingCache(None) as cache:
+        result = Scanner(Embedder(tiny_model), cache).scan(ScanOptions([folder], threshold=0.95))
+    looser = result.regroup(0.5)
+    assert looser.threshold == 0.5
+    assert sum(len(g.members) for g in looser.groups) >= sum(len(g.members) for g in result.report.groups)
