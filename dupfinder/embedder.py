@@ -65,12 +65,20 @@ class Embedder:
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads
         options.log_severity_level = 3
+        # With `auto`, a GPU build on a machine without CUDA libraries falls back to the CPU; its
+        # loader error is expected there, so it is silenced and the choice logged below instead.
+        ort.set_default_logger_severity(4 if device == "auto" else 3)
         try:
             self._session = ort.InferenceSession(str(self.model_path), options, providers=wanted)
         except Exception as error:  # onnxruntime raises its own untyped errors
             raise ModelError(f"cannot load model {self.model_path}: {error}") from error
+        finally:
+            ort.set_default_logger_severity(3)
         self.providers: list[str] = self._session.get_providers()
         self.device = "cuda" if self.providers[0] == "CUDAExecutionProvider" else "cpu"
+        if device == "cuda" and self.device != "cuda":
+            raise ModelError("CUDA was asked for but could not be started (missing CUDA or cuDNN "
+                             "libraries?); use --device cpu or install onnxruntime-gpu[cuda,cudnn]")
         self._input = self._session.get_inputs()[0].name
         self._check_signature()
         log.info("model %s on %s (providers asked %s, got %s)", self.card.name, self.device,
