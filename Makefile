@@ -3,6 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
+LINT_PATHS := $(wildcard dupfinder trainer tests benchmarks)
 
 .PHONY: run test bench lint clean
 
@@ -23,7 +24,7 @@ run: $(VENV)/.installed-app
 	$(VENV)/bin/dupfinder $(ARGS)
 
 test: $(VENV)/.installed-test
-	$(PY) -m ruff check dupfinder trainer tests benchmarks
+	$(PY) -m ruff check $(LINT_PATHS)
 	$(PY) -m mypy
 	QT_QPA_PLATFORM=offscreen $(PY) -m pytest $(PYTEST_ARGS)
 
@@ -31,8 +32,8 @@ bench: $(VENV)/.installed-test
 	$(PY) -m benchmarks.run
 
 lint: $(VENV)/.installed-test
-	$(PY) -m ruff check dupfinder trainer tests benchmarks
-	$(PY) -m ruff format --check dupfinder trainer tests benchmarks
+	$(PY) -m ruff check $(LINT_PATHS)
+	$(PY) -m ruff format --check $(LINT_PATHS)
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache
