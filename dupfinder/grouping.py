@@ -62,11 +62,13 @@ class NeighbourGraph:
         k = min(neighbours, count)
         while len(pending) and k > 1:
             labels, similarities = self._query(self._rep_vectors[pending], k)
-            for row, source in enumerate(pending):
-                for target, similarity in zip(labels[row], similarities[row]):
-                    if target != source and similarity >= self.floor:
-                        key = (min(source, target), max(source, target))
-                        edges[key] = max(edges.get(key, -2.0), float(similarity))
+            sources = np.repeat(pending, k).reshape(len(pending), k)
+            keep = (similarities >= self.floor) & (labels != sources)
+            low = np.minimum(sources[keep], labels[keep]).tolist()
+            high = np.maximum(sources[keep], labels[keep]).tolist()
+            for key, similarity in zip(zip(low, high), similarities[keep].tolist()):
+                if similarity > edges.get(key, -2.0):
+                    edges[key] = similarity
             # A row whose k-th neighbour is still above the floor may have more: ask again, wider.
             saturated = similarities[:, -1] >= self.floor
             if k >= min(count, MAX_NEIGHBOURS) or not saturated.any():

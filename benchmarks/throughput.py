@@ -1,0 +1,83 @@
+"""Throughput: model-only inference, and whole scans cold (empty cache) and warm (all cached).
+
+Model-only inference says whether the model or decoding bounds a scan; the scan figures are what
+a user waits for. Pictures are generated (photo-like, 1600×1200 JPEG) so the run needs no corpus.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from dupfinder.cache import EmbeddingCache
+from dupfinder.embedder import Embedder
+from dupfinder.models import find_model
+from dupfinder.scan import Scanner, ScanOptions, default_workers
+
+
+def model_only(embedder: Embedder, batch_size: int, batches: int) -> float:
+    """Images per second through the ONNX session alone (random pixels, warm-up excluded)."""
+    size = embedder.card.input_size
+    batch = np.random.default_rng(0).integers(0, 256, (batch_size, size, size, 3), dtype=np.uint8)
+    embedder.embed(batch)
+    start = time.perf_counter()
+    for _ in range(batches):
+        embedder.embed(batch)
+    return batch_size * batches / (time.perf_counter() - start)
+
+
+def make_library(folder: Path, count: int) -> None:
+    """`count` photo-like JPEGs the size a camera phone shares (1600×1200)."""
+    from tests.imagegen import save, synthetic_photo
+
+    for index in range(count):
+        save(synthetic_photo(index, (1600, 1200)), folder / f"{index:05d}.jpg", quality=90)
+
+
+def scan_rate(embedder: Embedder, folder: Path, cache_file: Path, workers: int) -> tuple[float, int]:
+    with EmbeddingCache(cache_file) as cache:
+        start = time.perf_counter()
+        report = Scanner(embedder, cache).scan(ScanOptions([folder], workers=workers)).report
+        seconds = time.perf_counter() - start
+    return report.stats.images / seconds, report.stats.cached
+
+
+def run(model: Path, images: int, batch_size: int, workers: int) -> dict[str, object]:
+    embedder = Embedder(model, device="auto")
+    result: dict[str, object] = {
+        "model": embedder.card.name, "device": embedder.device, "cpu_count": os.cpu_count(),
+        "batch_size": batch_size, "workers": workers,
+        "model_only_images_per_second": round(model_only(embedder, batch_size, 20), 1),
+    }
+    with tempfile.TemporaryDirectory() as scratch:
+        folder = Path(scratch) / "library"
+        make_library(folder, images)
+        cold, _ = scan_rate(embedder, folder, Path(scratch) / "cache.db", workers)
+        warm, cached = scan_rate(embedder, folder, Path(scratch) / "cache.db", workers)
+    result |= {"scan_images": images, "scan_cold_images_per_second": round(cold, 1),
+               "scan_warm_images_per_second": round(warm, 1), "warm_cached": cached}
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--model", type=Path, default=None)
+    parser.add_argument("--images", type=int, default=300)
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--workers", type=int, default=default_workers())
+    parser.add_argument("--out", type=Path, default=Path("benchmarks/results/throughput.json"))
+    args = parser.parse_args()
+    result = run(find_model(args.model), args.images, args.batch_size, args.workers)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=2) + "\n")
+    print(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()
