@@ -1,0 +1,1 @@
+"""Reproducible corpus of real images from pinned Debian packages; see README.md beside this file."""
