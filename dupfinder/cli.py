@@ -1,4 +1,5 @@
-"""Command line: `dupfinder [FOLDER...]` opens the window; `dupfinder scan PATH...` runs headless.
+"""Command line: `dupfinder [FOLDER...]` opens the window; `dupfinder scan PATH...` runs headless;
+`dupfinder query IMAGE FOLDER...` lists the pictures closest to one picture.
 
 Exit status of `scan`: 0 when the scan completed (unreadable files are listed in the report),
 2 for bad usage, 1 for a fatal error with a one-line reason on stderr.
@@ -18,6 +19,7 @@ from dupfinder import __version__
 from dupfinder.cache import EmbeddingCache, default_cache_dir
 from dupfinder.discover import DiscoverOptions
 from dupfinder.embedder import DEVICES, Embedder, ModelError
+from dupfinder.imaging import DecodeError
 from dupfinder.jobs import Job, Progress
 from dupfinder.modelcard import ModelCardError
 from dupfinder.models import ModelNotFound, find_model
@@ -25,7 +27,7 @@ from dupfinder.report import to_csv, to_json, to_text
 from dupfinder.scan import Scanner, ScanOptions, default_workers
 
 FORMATS = {"json": to_json, "csv": to_csv, "text": to_text}
-SUBCOMMANDS = ("scan",)
+SUBCOMMANDS = ("scan", "query")
 
 
 def _positive_int(text: str) -> int:
@@ -126,6 +128,45 @@ def run_scan(argv: Sequence[str]) -> int:
     return 0
 
 
+def query_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="dupfinder query", description="List the pictures in FOLDERs closest to IMAGE.")
+    parser.add_argument("image", type=Path, metavar="IMAGE")
+    parser.add_argument("folders", nargs="+", type=Path, metavar="FOLDER")
+    parser.add_argument("--count", type=_positive_int, default=10, metavar="N")
+    parser.add_argument("--format", choices=("text", "json"), default="text")
+    parser.add_argument("--model", type=Path, metavar="PATH", help="ONNX model (its .json card beside it)")
+    parser.add_argument("--device", choices=DEVICES, default="auto")
+    parser.add_argument("--workers", type=_positive_int, default=default_workers(), metavar="N")
+    cache = parser.add_mutually_exclusive_group()
+    cache.add_argument("--cache-dir", type=Path, metavar="DIR", help=f"default: {default_cache_dir()}")
+    cache.add_argument("--no-cache", action="store_true", help="keep nothing between runs")
+    return parser
+
+
+def run_query(argv: Sequence[str]) -> int:
+    from dupfinder import query
+
+    args = query_parser().parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="dupfinder: %(message)s")
+    cache_path = None if args.no_cache else (args.cache_dir or default_cache_dir()) / "cache.sqlite3"
+    options = ScanOptions(roots=list(args.folders), workers=args.workers)
+    try:
+        embedder = Embedder(find_model(args.model), device=args.device)
+        with EmbeddingCache(cache_path) as cache:
+            matches, result = query.find_similar(Scanner(embedder, cache), args.image, options,
+                                                 args.count)
+    except DecodeError as error:
+        print(f"dupfinder: {args.image}: {error}", file=sys.stderr)
+        return 1
+    except (ModelNotFound, ModelError, ModelCardError, OSError) as error:
+        print(f"dupfinder: {error}", file=sys.stderr)
+        return 1
+    render = query.to_json if args.format == "json" else query.to_text
+    sys.stdout.write(render(args.image, matches, result))
+    return 0
+
+
 def run_window(argv: Sequence[str]) -> int:
     parser = argparse.ArgumentParser(
         prog="dupfinder", description="Find duplicate pictures. Without a sub-command, open the "
@@ -143,6 +184,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0] == "scan":
         return run_scan(argv[1:])
+    if argv and argv[0] == "query":
+        return run_query(argv[1:])
     return run_window(argv)
 
 

@@ -6,6 +6,7 @@ import subprocess
 import sys
 
 ENGINE_MODULES = ["dupfinder." + name for name in (
+    "actions", "ignore", "journal", "query", "trash",
     "cache", "cli", "discover", "embedder", "grouping", "hashing", "imaging", "jobs", "modelcard",
     "models", "report", "scan")]
 
