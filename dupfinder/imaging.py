@@ -10,7 +10,7 @@ from __future__ import annotations
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import BinaryIO, Literal
 
 import numpy as np
 from PIL import Image, ImageOps
@@ -77,7 +77,8 @@ def resize_for_model(image: Image.Image, size: int, mode: ResizeMode = "stretch"
     raise ValueError(f"Invalid value for `mode`: expected one of {RESIZE_MODES}, received: {mode!r}")
 
 
-def open_oriented_rgb(path: Path, draft_size: int | None = None) -> tuple[Image.Image, int, int]:
+def open_oriented_rgb(path: Path | BinaryIO,
+                      draft_size: int | None = None) -> tuple[Image.Image, int, int]:
     """Open, decode (at reduced scale when `draft_size` allows) and orient a picture as RGB.
 
     Returns the RGB picture and the original's oriented width and height.

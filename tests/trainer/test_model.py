@@ -1,0 +1,101 @@
+"""The branch, the siamese model's training step, and the ONNX converter's parity with Keras."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import keras
+import numpy as np
+import onnx
+import onnxruntime as ort
+import pytest
+
+from trainer.model import BranchConfig, GeMPooling2D, SiameseModel, build_branch
+from trainer.onnx_graph import UnsupportedLayer, branch_to_onnx
+
+SMALL = BranchConfig(image_size=48, width=0.5, blocks=3, embedding_dim=16)
+
+
+def _randomise_norms(model: keras.Model, seed: int = 0) -> None:
+    """Freshly built norms are identities; random ones make the parity check mean something."""
+    rng = np.random.default_rng(seed)
+    for variable in model.weights:
+        if variable.path.endswith(("gamma", "beta", "moving_mean")):
+            variable.assign(rng.uniform(-0.5, 0.5, variable.shape) + ("gamma" in variable.path))
+        elif variable.path.endswith("moving_variance"):
+            variable.assign(rng.uniform(0.5, 1.5, variable.shape))
+
+
+def _onnx_vs_keras(branch: keras.Model, tmp_path: Path, batch: int) -> float:
+    path = tmp_path / "m.onnx"
+    onnx.save(branch_to_onnx(branch), path)
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    size = branch.inputs[0].shape[1]
+    pixels = np.random.default_rng(batch).integers(0, 256, (batch, size, size, 3), dtype=np.uint8)
+    expected = keras.ops.convert_to_numpy(branch(pixels.astype(np.float32)))
+    return float(np.max(np.abs(session.run(None, {"pixels": pixels})[0] - expected)))
+
+
+def test_branch_embeds_to_unit_vectors() -> None:
+    branch = build_branch(SMALL)
+    out = keras.ops.convert_to_numpy(branch(np.random.default_rng(0).uniform(0, 255, (3, 48, 48, 3))))
+    assert out.shape == (3, 16)
+    assert np.allclose(np.linalg.norm(out, axis=1), 1.0, atol=1e-5)
+    assert not any(isinstance(layer, keras.layers.BatchNormalization) for layer in branch.layers)
+
+
+def test_gem_pooling_is_between_average_and_max() -> None:
+    x = np.random.default_rng(1).uniform(0.1, 2.0, (2, 4, 4, 3)).astype(np.float32)
+    pooled = keras.ops.convert_to_numpy(GeMPooling2D(p=3.0)(x))
+    assert np.all(pooled >= x.mean(axis=(1, 2)) - 1e-6) and np.all(pooled <= x.max(axis=(1, 2)) + 1e-6)
+
+
+def test_branch_options_are_validated() -> None:
+    with pytest.raises(ValueError, match="Invalid value for `image_size`: expected >= 32"):
+        BranchConfig(image_size=16)
+    with pytest.raises(ValueError, match="`activation`"):
+        BranchConfig(activation="gelu")
+
+
+def test_a_training_step_reports_the_epoch_metrics() -> None:
+    model = SiameseModel(build_branch(SMALL), margin=0.3)
+    model.compile(optimizer=keras.optimizers.Adam(1e-3), jit_compile=False)
+    views = np.random.default_rng(2).integers(0, 256, (8, 48, 48, 3), dtype=np.uint8)
+    logs = model.train_on_batch(views, np.repeat(np.arange(4), 2).astype(np.int32), return_dict=True)
+    assert {"loss", "active", "pos_dist", "neg_dist"} <= set(logs)
+    model.set_modes("infonce", "hard")
+    assert int(keras.ops.convert_to_numpy(model.loss_mode)) == 2
+
+
+@pytest.mark.parametrize("batch", [1, 5])
+def test_onnx_matches_keras_at_any_batch_size(tmp_path: Path, batch: int) -> None:
+    branch = build_branch(SMALL)
+    _randomise_norms(branch)
+    assert _onnx_vs_keras(branch, tmp_path, batch) < 1e-4
+
+
+@pytest.mark.parametrize("activation", ["relu", "relu6", "swish"])
+def test_onnx_converts_every_activation(tmp_path: Path, activation: str) -> None:
+    branch = build_branch(
+        BranchConfig(image_size=32, width=0.5, blocks=2, embedding_dim=8, activation=activation)
+    )
+    _randomise_norms(branch)
+    assert _onnx_vs_keras(branch, tmp_path, 2) < 1e-4
+
+
+def test_onnx_converts_a_keras_applications_backbone(tmp_path: Path) -> None:
+    branch = build_branch(BranchConfig(image_size=32, width=0.35, embedding_dim=8, backbone="mobilenet_v2"))
+    _randomise_norms(branch)
+    assert _onnx_vs_keras(branch, tmp_path, 2) < 1e-4
+
+
+def test_unknown_layers_stop_the_export_by_name() -> None:
+    inputs = keras.Input((32, 32, 3))
+    outputs = keras.layers.Flatten(name="odd_one")(keras.layers.Conv2DTranspose(2, 3, name="up")(inputs))
+    with pytest.raises(UnsupportedLayer, match="'up' of type Conv2DTranspose"):
+        branch_to_onnx(keras.Model(inputs, outputs))
+
+
+def test_default_branch_meets_the_size_budget() -> None:
+    branch = build_branch(BranchConfig())
+    assert branch.count_params() * 4 < 20e6  # float32 weights: the ONNX file is about this size

@@ -1,0 +1,176 @@
+"""`dupfinder-train export`: checkpoint → ONNX model, its JSON card, and its trainable weights.
+
+The export fails unless onnxruntime and Keras agree on a batch of real pictures (decoded with the
+engine's own function) to `atol`, at batch sizes 1 and N, so a model that reaches the app computes
+what was trained. Beside `MODEL.onnx` go `MODEL.json` (the card the engine reads) and
+`MODEL.weights.npz` (the branch's weights and configuration, what `refresh` fine-tunes from).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import keras
+import numpy as np
+import onnx
+
+from dupfinder.imaging import DecodeError, load_for_model
+from dupfinder.modelcard import ModelCard, card_path_for
+from trainer import checkpoint, onnx_graph
+from trainer.data import DataError, load_data
+
+PARITY_TOLERANCE = 1e-4
+UNCALIBRATED_THRESHOLD = 0.9
+
+
+class ExportError(Exception):
+    """The model could not be exported or failed its parity check; the message says why."""
+
+
+@dataclass(frozen=True)
+class ExportResult:
+    model: Path
+    card: Path
+    weights: Path
+    max_difference: float
+
+
+def weights_path_for(model_path: Path) -> Path:
+    """model.onnx → model.weights.npz, the file `refresh` fine-tunes from."""
+    return Path(model_path).with_suffix(".weights.npz")
+
+
+def parity_batch(sources: list[str], size: int, resize: str, count: int = 16) -> np.ndarray:
+    """Up to `count` real pictures from the data folders, decoded as the engine decodes them."""
+    try:
+        data = load_data([Path(s) for s in sources])
+    except DataError as error:
+        raise ExportError(
+            f"the parity check needs real pictures and found none usable ({error}); pass --parity-images DIR"
+        ) from error
+    pictures: list[np.ndarray] = []
+    for path in data.paths:
+        try:
+            pictures.append(load_for_model(Path(path), size, resize).pixels)  # type: ignore[arg-type]
+        except DecodeError:
+            continue
+        if len(pictures) == count:
+            break
+    if len(pictures) < 2:
+        raise ExportError("the parity check needs at least 2 decodable pictures; pass --parity-images DIR")
+    return np.stack(pictures)
+
+
+@contextlib.contextmanager
+def full_precision() -> Iterator[None]:
+    """Keras in true float32: on recent GPUs both backends use TF32 for float32 matrix work by
+    default, about 1e-3 relative error, which is no reference for a parity check."""
+    backend = keras.backend.backend()
+    if backend == "jax":
+        import jax
+
+        with jax.default_matmul_precision("highest"):
+            yield
+    elif backend == "tensorflow":
+        import tensorflow as tf
+
+        enabled = tf.config.experimental.tensor_float_32_execution_enabled()
+        tf.config.experimental.enable_tensor_float_32_execution(False)
+        try:
+            yield
+        finally:
+            tf.config.experimental.enable_tensor_float_32_execution(enabled)
+    else:
+        yield
+
+
+def check_parity(branch: keras.Model, model_path: Path, pictures: np.ndarray, atol: float) -> float:
+    """Largest |onnxruntime − Keras| over the batch, run whole and one picture alone (dynamic batch)."""
+    import onnxruntime as ort
+
+    session = ort.InferenceSession(str(model_path), providers=["CPUExecutionProvider"])
+    with full_precision():
+        expected = keras.ops.convert_to_numpy(branch.predict(pictures.astype(np.float32), verbose=0))
+    whole = session.run(None, {onnx_graph.INPUT_NAME: pictures})[0]
+    single = session.run(None, {onnx_graph.INPUT_NAME: pictures[:1]})[0]
+    if whole.shape != expected.shape:
+        raise ExportError(f"parity check failed: ONNX output shape {whole.shape}, Keras {expected.shape}")
+    difference = max(float(np.max(np.abs(whole - expected))), float(np.max(np.abs(single - expected[:1]))))
+    if not difference <= atol:
+        raise ExportError(
+            f"parity check failed: onnxruntime and Keras differ by {difference:.2e} "
+            f"(tolerance {atol:.0e}) on {len(pictures)} pictures; the model was not written"
+        )
+    return difference
+
+
+def _card(name: str, state: checkpoint.TrainState, difference: float, weights: Path) -> ModelCard:
+    config = state.branch_config
+    calibration = state.extra.get("calibration", {})
+    threshold = calibration.get("min_similarity")
+    provenance: dict[str, Any] = {
+        "trainer": "dupfinder-train",
+        "backend": state.extra.get("backend", keras.backend.backend()),
+        "command": " ".join(map(str, state.extra.get("command", []))),
+        "corpus": state.extra.get("data", {}),
+        "epochs": state.epoch,
+        "training_seconds": round(float(state.extra.get("training_seconds", 0.0)), 1),
+        "trained_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "branch": config.to_dict(),
+        "options": state.options,
+        "parity_max_abs_difference": difference,
+        "weights": weights.name,
+    }
+    evaluation = {"fit_calibration": calibration} if calibration else {}
+    if threshold is None:
+        evaluation["note"] = "threshold not calibrated; run `dupfinder-train evaluate`"
+    return ModelCard(
+        name=name,
+        input_size=config.image_size,
+        embedding_dim=config.embedding_dim,
+        default_threshold=float(
+            np.clip(threshold if threshold is not None else UNCALIBRATED_THRESHOLD, -1.0, 1.0)
+        ),
+        resize=config.resize,
+        preprocessing="uint8 RGB → x/127.5 − 1, inside the graph",
+        provenance=provenance,
+        evaluation=evaluation,
+    )
+
+
+def export(
+    source: Path,
+    out: Path,
+    parity_images: list[str] | None = None,
+    name: str | None = None,
+    atol: float = PARITY_TOLERANCE,
+) -> ExportResult:
+    """Export a checkpoint (file or run folder) to `out` (.onnx) with its card and weights."""
+    out = Path(out)
+    if out.suffix.lower() != ".onnx":
+        raise ExportError(f"Invalid value for `out`: expected a path ending in .onnx, received: {out}")
+    branch, state = checkpoint.load_branch(checkpoint.resolve(Path(source)))
+    config = state.branch_config
+    pictures = parity_batch(
+        parity_images or list(state.options.get("data", [])), config.image_size, config.resize
+    )
+    model = onnx_graph.branch_to_onnx(branch, {"dupfinder.branch": config.to_dict()})
+    out.parent.mkdir(parents=True, exist_ok=True)
+    temporary = out.with_name(f".{out.name}.{os.getpid()}.tmp")
+    onnx.save(model, temporary)
+    try:
+        difference = check_parity(branch, temporary, pictures, atol)
+    except Exception:
+        temporary.unlink(missing_ok=True)
+        raise
+    os.replace(temporary, out)
+    weights = checkpoint.save(weights_path_for(out), replace(state, history=[]), branch)
+    card = _card(name or out.stem, state, difference, weights)
+    card_path_for(out).write_text(card.to_json(), encoding="utf-8")
+    return ExportResult(out, card_path_for(out), weights, difference)

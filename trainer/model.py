@@ -1,0 +1,249 @@
+"""The embedding branch and the siamese model that trains it.
+
+The branch is a compact inverted-residual CNN (depthwise-separable blocks, MobileNetV3-Small-like
+widths) built for CPU throughput at inference: uint8-range RGB in, GeM pooling, a projection to
+the embedding size and L2 normalisation out. It normalises with GroupNormalization, which computes
+the same thing in training and at inference: BatchNormalization's running statistics left every
+embedding alike in a first experiment. The siamese model embeds anchors, positives and negatives
+with that one branch (one forward pass over the concatenated views) and mines triplets in the
+batch (`trainer.losses`). Layers use `keras.ops` only, so TensorFlow and JAX both train it.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import keras
+from keras import layers, ops
+from keras.src.losses.loss import scale_loss_for_distribution  # no public alias in Keras 3
+
+from trainer import losses
+
+ACTIVATIONS: tuple[str, ...] = ("relu", "relu6", "hard_swish", "swish")
+BACKBONES: tuple[str, ...] = ("compact", "mobilenet_v2")
+# (expansion, output channels, stride, kernel) per block, as in MobileNetV3-Small without SE.
+_BLOCKS: tuple[tuple[float, int, int, int], ...] = (
+    (1, 16, 2, 3),
+    (4.5, 24, 2, 3),
+    (3.7, 24, 1, 3),
+    (4, 40, 2, 5),
+    (6, 40, 1, 5),
+    (6, 40, 1, 5),
+    (3, 48, 1, 5),
+    (3, 48, 1, 5),
+    (6, 96, 2, 5),
+    (6, 96, 1, 5),
+    (6, 96, 1, 5),
+)
+_HEAD_CHANNELS = 576
+
+
+@dataclass(frozen=True)
+class BranchConfig:
+    """Everything needed to rebuild the branch; saved in checkpoints and beside exported models."""
+
+    image_size: int = 128
+    embedding_dim: int = 128
+    width: float = 1.5
+    activation: str = "hard_swish"
+    groups: int = 8
+    backbone: str = "compact"
+    backbone_weights: str | None = None
+    resize: str = "stretch"
+    blocks: int = len(_BLOCKS)  # fewer (from the first) for quick experiments and tests
+
+    def __post_init__(self) -> None:
+        _check(self.image_size >= 32, "image_size", "expected >= 32", self.image_size)
+        _check(self.embedding_dim >= 2, "embedding_dim", "expected >= 2", self.embedding_dim)
+        _check(0 < self.width <= 4, "width", "expected in (0, 4]", self.width)
+        _check(
+            self.activation in ACTIVATIONS, "activation", f"expected one of {ACTIVATIONS}", self.activation
+        )
+        _check(self.groups >= 1, "groups", "expected >= 1", self.groups)
+        _check(self.backbone in BACKBONES, "backbone", f"expected one of {BACKBONES}", self.backbone)
+        _check(1 <= self.blocks <= len(_BLOCKS), "blocks", f"expected 1..{len(_BLOCKS)}", self.blocks)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> BranchConfig:
+        known = {key: value for key, value in data.items() if key in cls.__dataclass_fields__}
+        return cls(**known)
+
+
+def _check(ok: bool, name: str, expected: str, value: object) -> None:
+    if not ok:
+        raise ValueError(f"Invalid value for `{name}`: {expected}, received: {name}={value!r}")
+
+
+@keras.saving.register_keras_serializable(package="dupfinder")
+class GeMPooling2D(layers.Layer):
+    """Generalised-mean pooling: (mean of x^p)^(1/p) over H and W, p learnt (3 to start).
+
+    Between average (p=1) and max (p→∞) pooling; it favours the strong local features that
+    survive crops and overlays better than a plain average does.
+    """
+
+    def __init__(self, p: float = 3.0, eps: float = 1e-6, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        _check(p >= 1, "p", "expected >= 1", p)
+        self.initial_p, self.eps = p, eps
+
+    def build(self, input_shape: Any) -> None:
+        self.p = self.add_weight(
+            shape=(), initializer=keras.initializers.Constant(self.initial_p), name="p", trainable=True
+        )
+
+    def call(self, inputs: Any) -> Any:
+        p = ops.maximum(self.p, 1.0)
+        pooled = ops.mean(ops.power(ops.maximum(inputs, self.eps), p), axis=(1, 2))
+        return ops.power(pooled, 1.0 / p)
+
+    def compute_output_shape(self, input_shape: Any) -> Any:
+        return (input_shape[0], input_shape[-1])
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "p": self.initial_p, "eps": self.eps}
+
+
+@keras.saving.register_keras_serializable(package="dupfinder")
+class L2Normalize(layers.Layer):
+    """Rows to unit length: cosine similarity becomes a dot product, distances stay in [0, 2]."""
+
+    def __init__(self, eps: float = 1e-12, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.eps = eps
+
+    def call(self, inputs: Any) -> Any:
+        return inputs * ops.rsqrt(ops.maximum(ops.sum(ops.square(inputs), axis=-1, keepdims=True), self.eps))
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "eps": self.eps}
+
+
+def _divisible(value: float, divisor: int = 8) -> int:
+    """Channel counts that are multiples of 8 (fast kernels, clean group sizes)."""
+    rounded = max(divisor, int(value + divisor / 2) // divisor * divisor)
+    return rounded + divisor if rounded < 0.9 * value else rounded
+
+
+def _norm_act(x: Any, name: str, config: BranchConfig, act: bool = True) -> Any:
+    groups = math.gcd(x.shape[-1], config.groups)
+    x = layers.GroupNormalization(groups=groups, epsilon=1e-5, name=f"{name}_gn")(x)
+    return layers.Activation(config.activation, name=f"{name}_act")(x) if act else x
+
+
+def _block(x: Any, index: int, spec: tuple[float, int, int, int], config: BranchConfig) -> Any:
+    expansion, channels, stride, kernel = spec
+    name, inputs = f"block{index}", x
+    out = _divisible(channels * config.width)
+    hidden = _divisible(x.shape[-1] * expansion)
+    if expansion != 1:
+        x = layers.Conv2D(hidden, 1, use_bias=False, name=f"{name}_expand")(x)
+        x = _norm_act(x, f"{name}_expand", config)
+    x = layers.DepthwiseConv2D(kernel, strides=stride, padding="same", use_bias=False, name=f"{name}_dw")(x)
+    x = _norm_act(x, f"{name}_dw", config)
+    x = layers.Conv2D(out, 1, use_bias=False, name=f"{name}_project")(x)
+    x = _norm_act(x, f"{name}_project", config, act=False)
+    if stride == 1 and inputs.shape[-1] == out:
+        x = layers.Add(name=f"{name}_add")([inputs, x])
+    return x
+
+
+def _compact_features(pixels: Any, config: BranchConfig) -> Any:
+    x = layers.Rescaling(1 / 127.5, offset=-1.0, name="scale")(pixels)
+    x = layers.Conv2D(
+        _divisible(16 * config.width), 3, strides=2, padding="same", use_bias=False, name="stem"
+    )(x)
+    x = _norm_act(x, "stem", config)
+    for index, spec in enumerate(_BLOCKS[: config.blocks]):
+        x = _block(x, index, spec, config)
+    x = layers.Conv2D(_divisible(_HEAD_CHANNELS * config.width), 1, use_bias=False, name="head")(x)
+    return _norm_act(x, "head", config)
+
+
+def _backbone_features(pixels: Any, config: BranchConfig) -> Any:
+    """A keras.applications network (BatchNorm frozen: its statistics stay those it was trained with)."""
+    scaled = layers.Rescaling(1 / 127.5, offset=-1.0, name="scale")(pixels)
+    backbone = keras.applications.MobileNetV2(
+        input_shape=(config.image_size, config.image_size, 3),
+        include_top=False,
+        weights=config.backbone_weights,
+        alpha=config.width if config.width in (0.35, 0.5, 0.75, 1.0) else 1.0,
+    )
+    for layer in backbone.layers:
+        if isinstance(layer, layers.BatchNormalization):
+            layer.trainable = False
+    return backbone(scaled)
+
+
+def build_branch(config: BranchConfig) -> keras.Model:
+    """The embedding network: (N, S, S, 3) floats in 0..255 → (N, D) unit vectors."""
+    pixels = keras.Input((config.image_size, config.image_size, 3), name="pixels")
+    if config.backbone == "compact":
+        features = _compact_features(pixels, config)
+    else:
+        features = _backbone_features(pixels, config)
+    pooled = GeMPooling2D(name="gem")(features)
+    embedding = layers.Dense(config.embedding_dim, name="projection")(pooled)
+    return keras.Model(pixels, L2Normalize(name="l2")(embedding), name="branch")
+
+
+class SiameseModel(keras.Model):
+    """Trains the branch: x is the batch's views (M, S, S, 3), y their identity labels (M,).
+
+    Loss and mining modes are non-trainable variables, so a schedule can change them between
+    epochs without retracing the compiled step (all candidates are cheap next to the CNN).
+    """
+
+    def __init__(
+        self,
+        branch: keras.Model,
+        margin: float = 0.3,
+        temperature: float = 0.1,
+        loss: str = "triplet",
+        mining: str = "semi-hard",
+        seed: int = 0,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        losses.check_loss_options(margin, temperature)
+        self.branch, self.margin, self.temperature = branch, margin, temperature
+        self.loss_mode = keras.Variable(
+            losses.LOSSES.index(loss), dtype="int32", trainable=False, name="loss_mode"
+        )
+        self.mining_mode = keras.Variable(
+            losses.MINING.index(mining), dtype="int32", trainable=False, name="mining_mode"
+        )
+        self.seed_generator = keras.random.SeedGenerator(seed)
+        self.trackers = [keras.metrics.Mean(name=name) for name in ("active", "pos_dist", "neg_dist")]
+
+    def set_modes(self, loss: str, mining: str) -> None:
+        self.loss_mode.assign(losses.LOSSES.index(loss))
+        self.mining_mode.assign(losses.MINING.index(mining))
+
+    def call(self, inputs: Any, training: bool = False) -> Any:
+        # Batches arrive as uint8 (4x less to copy to the device); the branch takes 0..255 floats.
+        return self.branch(ops.cast(inputs, "float32"), training=training)
+
+    def compute_loss(
+        self,
+        x: Any = None,
+        y: Any = None,
+        y_pred: Any = None,
+        sample_weight: Any = None,
+        training: bool = True,
+    ) -> Any:
+        count = ops.shape(y_pred)[0]
+        scores = keras.random.uniform((count, count), seed=self.seed_generator)
+        terms = losses.batch_terms(
+            y_pred, y, self.loss_mode, self.mining_mode, self.margin, self.temperature, scores
+        )
+        for tracker, value in zip(self.trackers, (terms.active, terms.pos_dist, terms.neg_dist)):
+            tracker.update_state(value)
+        # Under tf.distribute each replica's loss is divided by the replica count (gradients are
+        # summed across replicas); Keras' own compiled losses do the same. A no-op elsewhere.
+        return scale_loss_for_distribution(terms.loss)

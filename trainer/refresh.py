@@ -1,0 +1,201 @@
+"""`dupfinder-train refresh`: fine-tune the shipped (or a given) model on a user's own photos.
+
+Steps: drop photos the base model already calls duplicates of each other (they would be taken
+for negatives), hold out a part, evaluate the base model on it, fine-tune from the base model's
+weights, export a new model beside the old one (never over it), evaluate the new model on the
+same held-out photos (which calibrates its threshold), and say how to select it.
+"""
+
+from __future__ import annotations
+
+import datetime
+import os
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from dupfinder.embedder import Embedder
+from dupfinder.imaging import DecodeError, load_for_model
+from dupfinder.models import find_model
+from trainer import checkpoint
+from trainer.data import DataError, load_folders
+from trainer.evaluate import EvalOptions, evaluate
+from trainer.export import export, weights_path_for
+from trainer.train import FitOptions, fit
+
+
+@dataclass
+class RefreshOptions:
+    photos: list[str]
+    base: str | None = None  # default: the model the app uses ($DUPFINDER_MODEL or the bundled one)
+    out: str | None = None  # folder for the new model; default beside the base when writable
+    epochs: int = 3
+    lr: float = 3e-4
+    batch_size: int = 32
+    holdout: float = 0.2
+    max_eval_images: int = 200
+    target_precision: float = 0.99
+    workers: int = field(default_factory=lambda: max(0, min(8, (os.cpu_count() or 1) - 1)))
+    seed: int = 0
+    work: str | None = None  # scratch folder for the run; default: a folder beside the new model
+    jit_compile: bool | str = "auto"
+
+
+def user_models_dir() -> Path:
+    base = os.environ.get("XDG_DATA_HOME") or os.path.join(os.path.expanduser("~"), ".local", "share")
+    return Path(base) / "dupfinder" / "models"
+
+
+def target_folder(base: Path, requested: str | None) -> Path:
+    """Beside the base model if that folder is writable, else the user's model folder."""
+    if requested:
+        return Path(requested)
+    return base.parent if os.access(base.parent, os.W_OK) else user_models_dir()
+
+
+def new_model_path(folder: Path, stem: str) -> Path:
+    """A name that exists nowhere yet: the base model (or any other) is never overwritten."""
+    stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
+    candidate = folder / f"{stem}-refreshed-{stamp}.onnx"
+    counter = 2
+    while candidate.exists() or candidate.with_suffix(".json").exists():
+        candidate = folder / f"{stem}-refreshed-{stamp}-{counter}.onnx"
+        counter += 1
+    return candidate
+
+
+def distinct_photos(embedder: Embedder, paths: list[str], batch: int = 64) -> list[str]:
+    """Keep one photo of each group the base model calls duplicates (greedy, in path order)."""
+    size, resize = embedder.card.input_size, embedder.card.resize
+    kept_paths: list[str] = []
+    vectors: list[np.ndarray] = []
+    for start in range(0, len(paths), batch):
+        pixels, names = [], []
+        for path in paths[start : start + batch]:
+            try:
+                pixels.append(load_for_model(Path(path), size, resize).pixels)  # type: ignore[arg-type]
+                names.append(path)
+            except DecodeError:
+                continue
+        if pixels:
+            vectors.append(embedder.embed(np.stack(pixels)))
+            kept_paths += names
+    matrix = np.concatenate(vectors) if vectors else np.zeros((0, embedder.card.embedding_dim), np.float32)
+    keep = np.ones(len(matrix), bool)
+    for start in range(0, len(matrix), 2048):
+        block = matrix[start : start + 2048] @ matrix.T
+        for row, similarities in enumerate(block, start=start):
+            if keep[row]:
+                later = np.flatnonzero(similarities[row + 1 :] >= embedder.card.default_threshold) + row + 1
+                keep[later] = False
+    return [path for path, kept in zip(kept_paths, keep) if kept]
+
+
+def _split(paths: list[str], fraction: float, seed: int) -> tuple[list[str], list[str]]:
+    if not 0 < fraction < 1:
+        raise ValueError(f"Invalid value for `holdout`: expected in (0, 1), received: holdout={fraction}")
+    order = np.random.default_rng([seed, 5]).permutation(len(paths))
+    held = max(2, round(len(paths) * fraction))
+    if len(paths) - held < 2:
+        raise DataError(
+            f"refresh needs at least 4 distinct photos (2 to train, 2 to check), found {len(paths)}"
+        )
+    return [paths[i] for i in order[held:]], [paths[i] for i in order[:held]]
+
+
+def _summary(report: dict[str, Any]) -> dict[str, float]:
+    return {
+        "average_precision": report["average_precision"],
+        "threshold": report["threshold"]["min_similarity"],
+        "recall": report["threshold"]["recall"],
+        "precision": report["threshold"]["precision"],
+    }
+
+
+def refresh(options: RefreshOptions) -> dict[str, Any]:
+    """Fine-tune, export and compare; returns before/after figures and the new model's path."""
+    base = Path(options.base) if options.base else find_model()
+    weights = weights_path_for(base)
+    if not weights.is_file():
+        raise checkpoint.CheckpointError(
+            f"{base} has no trainable weights beside it ({weights.name}); refresh fine-tunes from them. "
+            "Models exported by `dupfinder-train export` have them."
+        )
+    config = checkpoint.read(weights)[0].branch_config
+    folder = target_folder(base, options.out)
+    model_path = new_model_path(folder, base.stem.split("-refreshed-")[0])
+    work = Path(options.work) if options.work else model_path.with_name(model_path.stem + "-work")
+    work.mkdir(parents=True, exist_ok=True)
+    photos = distinct_photos(
+        Embedder(base, device="cpu"), list(load_folders([Path(p) for p in options.photos]).paths)
+    )
+    train, held = _split(photos, options.holdout, options.seed)
+    (work / "train.txt").write_text("\n".join(train) + "\n", encoding="utf-8")
+    (work / "heldout.txt").write_text("\n".join(held) + "\n", encoding="utf-8")
+    evaluation: dict[str, Any] = {
+        "data": [str(work / "heldout.txt")],
+        "target_precision": options.target_precision,
+        "max_images": options.max_eval_images,
+        "seed": options.seed,
+    }
+    before = evaluate(EvalOptions(model=str(base), out=str(work / "before"), write_card=False, **evaluation))
+    fit(
+        FitOptions(
+            data=[str(work / "train.txt")],
+            out=str(work / "run"),
+            epochs=options.epochs,
+            batch_size=options.batch_size,
+            image_size=config.image_size,
+            embedding_dim=config.embedding_dim,
+            width=config.width,
+            activation=config.activation,
+            blocks=config.blocks,
+            backbone=config.backbone,
+            lr=options.lr,
+            val_split=0.0,
+            seed=options.seed,
+            workers=options.workers,
+            init_weights=str(weights),
+            jit_compile=options.jit_compile,
+            target_precision=options.target_precision,
+        ),
+        argv=["dupfinder-train", *sys.argv[1:]],
+    )
+    result = export(work / "run", model_path, parity_images=[str(work / "heldout.txt")])
+    after = evaluate(EvalOptions(model=str(result.model), out=str(work / "after"), **evaluation))
+    return {
+        "base": str(base),
+        "model": str(result.model),
+        "photos": len(photos),
+        "train": len(train),
+        "held_out": len(held),
+        "before": _summary(before),
+        "after": _summary(after),
+    }
+
+
+def explain(summary: dict[str, Any]) -> str:
+    """What the user reads at the end: before/after and how to use the new model."""
+    before, after = summary["before"], summary["after"]
+    lines = [
+        f"{summary['photos']} distinct photos: {summary['train']} to fine-tune, "
+        f"{summary['held_out']} held out.",
+        "On the held-out photos (duplicates made by the augmentations):",
+    ]
+    for name, figures in (("before", before), ("after", after)):
+        lines.append(
+            f"  {name:6s} average precision {figures['average_precision']:.4f}, "
+            f"recall {figures['recall']:.3f} at precision {figures['precision']:.3f} "
+            f"(threshold {figures['threshold']:.3f})"
+        )
+    better = after["average_precision"] >= before["average_precision"]
+    lines += [
+        f"New model: {summary['model']} (the base model {summary['base']} is unchanged).",
+        "" if better else "The new model did not beat the old one on these photos; keep the old one.",
+        "To use it: dupfinder scan --model " + summary["model"],
+        f"  or set DUPFINDER_MODEL={summary['model']}, or choose it in the window's settings (Model).",
+    ]
+    return "\n".join(line for line in lines if line)
