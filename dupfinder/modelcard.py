@@ -68,7 +68,10 @@ class ModelCard:
         ]
         for key in ("corpus", "command", "device", "training_seconds", "trained_at"):
             if key in self.provenance:
-                lines.append(f"{key.replace('_', ' ').capitalize()}: {self.provenance[key]}")
+                value = self.provenance[key]
+                if isinstance(value, dict):
+                    value = "; ".join(f"{name}: {item}" for name, item in value.items())
+                lines.append(f"{key.replace('_', ' ').capitalize()}: {value}")
         return "\n".join(lines)
 
 
