@@ -7,7 +7,8 @@ threshold slider regroups in milliseconds.
 
 Groups never chain unrelated pictures through intermediates: the best copies become references
 first, and every other picture joins the reference it is most similar to, only if it matches
-that reference directly.
+that reference directly, and a link much weaker than both pictures' best matches (two different
+photos that each have real copies) is not followed.
 """
 
 from __future__ import annotations
@@ -22,6 +23,9 @@ from dupfinder.report import Group, ImageRecord, Member
 
 DEFAULT_NEIGHBOURS = 32
 MAX_NEIGHBOURS = 256
+# A pair above the threshold is grouped only if it is within this much of the best match of one
+# of its two pictures, so a weak look-alike link cannot pull a picture away from its real copies.
+RIVAL_MARGIN = 0.05
 
 PathPair = frozenset[str]
 
@@ -53,6 +57,11 @@ class NeighbourGraph:
             vectors[self.representatives] if self.representatives else vectors[:0], dtype=np.float32)
         self._index = _build_index(self._rep_vectors, threads)
         self.edges = self._search(neighbours)
+        # Each cluster's best match; a byte-identical copy is a perfect one.
+        self.best = np.array([1.0 if len(c) > 1 else -1.0 for c in self.clusters], np.float32)
+        for (a, b), similarity in self.edges.items():
+            self.best[a] = max(self.best[a], similarity)
+            self.best[b] = max(self.best[b], similarity)
 
     def _search(self, neighbours: int) -> dict[tuple[int, int], float]:
         """Symmetric edges (cluster i < cluster j) with similarity at or above the floor."""
@@ -110,6 +119,8 @@ class NeighbourGraph:
         adjacency: dict[int, dict[int, float]] = {}
         for (a, b), similarity in self.edges.items():
             if similarity < threshold or self._is_ignored(a, b, ignored):
+                continue
+            if similarity < min(self.best[a], self.best[b]) - RIVAL_MARGIN:
                 continue
             adjacency.setdefault(a, {})[b] = similarity
             adjacency.setdefault(b, {})[a] = similarity

@@ -143,3 +143,18 @@ def test_quality_key_orders_best_first() -> None:
     records = [ImageRecord("/b", 10, 10, 5, 2.0), ImageRecord("/a", 10, 10, 5, 1.0),
                ImageRecord("/c", 20, 10, 1, 3.0)]
     assert [r.path for r in sorted(records, key=quality_key)] == ["/c", "/a", "/b"]
+
+
+def test_weak_look_alike_link_does_not_steal_a_picture_from_its_copies(
+        rng: np.random.Generator) -> None:
+    a, b, noise = _unit(rng.normal(size=(3, 16)))
+    copy_of_a = _at_angle(a, noise, 0.999)
+    b = _at_angle(a, b, 0.9)  # another picture that happens to look like A
+    copy_of_b = _at_angle(b, noise, 0.999)
+    records = [ImageRecord("/b.jpg", 900, 900, 9, 0), ImageRecord("/a.jpg", 800, 800, 8, 0),
+               ImageRecord("/a-small.jpg", 100, 100, 1, 0), ImageRecord("/b-small.jpg", 90, 90, 1, 0)]
+    graph = NeighbourGraph(records, np.stack([b, a, copy_of_a, copy_of_b]).astype(np.float32))
+    groups = graph.groups(0.85)
+    assert sorted(sorted(m.image.path for m in g.members) for g in groups) == [
+        ["/a-small.jpg", "/a.jpg"], ["/b-small.jpg", "/b.jpg"]]
+    assert {g.reference.image.path for g in groups} == {"/a.jpg", "/b.jpg"}
