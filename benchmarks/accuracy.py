@@ -140,7 +140,7 @@ def run(corpus: Path, model: Path, originals: int, workers: int, seed: int,
     pairs = PairSet(files.source, files.is_original, files.transform, files.hard_negatives, TIER_LEVELS)
     embedder = Embedder(model)
     results: dict[str, Any] = {
-        "corpus": str(corpus), "originals": int(files.is_original.sum()),
+        "corpus": str(corpus).replace(str(Path.home()), "~"), "originals": int(files.is_original.sum()),
         "files": len(files.paths), "positive_pairs": pairs.positive_count,
         "negative_pairs": pairs.negative_count, "hard_negative_pairs": len(files.hard_negatives),
         "model": embedder.card.name, "threshold": embedder.card.default_threshold, "methods": {},
