@@ -158,3 +158,14 @@ def test_weak_look_alike_link_does_not_steal_a_picture_from_its_copies(
     assert sorted(sorted(m.image.path for m in g.members) for g in groups) == [
         ["/a-small.jpg", "/a.jpg"], ["/b-small.jpg", "/b.jpg"]]
     assert {g.reference.image.path for g in groups} == {"/a.jpg", "/b.jpg"}
+
+
+def test_exact_copy_counts_as_a_perfect_match_for_the_rival_filter(rng: np.random.Generator) -> None:
+    a, b, noise = _unit(rng.normal(size=(3, 16)))
+    b = _at_angle(a, b, 0.9)
+    copy_of_a = _at_angle(a, noise, 0.999)
+    records = [ImageRecord("/b.jpg", 900, 900, 9, 0), ImageRecord("/b-backup.jpg", 900, 900, 9, 0),
+               ImageRecord("/a.jpg", 800, 800, 8, 0), ImageRecord("/a-small.jpg", 100, 100, 1, 0)]
+    graph = NeighbourGraph(records, np.stack([b, b, a, copy_of_a]).astype(np.float32), exact=[[0, 1]])
+    kinds = sorted((g.kind, g.reference.image.path) for g in graph.groups(0.85))
+    assert kinds == [("exact", "/b-backup.jpg"), ("near", "/a.jpg")]  # equal copies: path order
