@@ -9,8 +9,14 @@ grouped. Every method sees the same files and is judged on the same pairs:
 - positives: (original, derived copy) pairs;
 - negatives: every pair of files from different sources (so a false match anywhere counts).
 
-Methods: dupfinder's model at its card's threshold, and pHash and dHash (the `imagehash` package)
-at Hamming distance <= 10, the common default.
+Methods: dupfinder's model alone at its card's threshold (every pair scored on its own); the
+engine as users see it (the same model and threshold, plus exact-copy clusters and the grouping
+rules of `dupfinder.grouping`: a pair counts as found when both files land in one group); and
+pHash and dHash (the `imagehash` package) at Hamming distance <= 10, the common default.
+
+`--split val --calibrate` runs the same protocol on the validation split instead and writes the
+threshold that reaches the target pair precision there into the model's card: the threshold is
+chosen on exactly the kind of population the test split then measures, never on the test split.
 """
 
 from __future__ import annotations
@@ -27,10 +33,14 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks.pairs import PairSet, evaluate_method
+from benchmarks.pairs import PairSet, evaluate_method, loosest_threshold, negative_scores, positive_scores
 from dupfinder.embedder import Embedder
+from dupfinder.grouping import NeighbourGraph
+from dupfinder.hashing import content_hash, exact_clusters, fingerprint, safe
 from dupfinder.imaging import DecodeError, load_for_model, open_oriented_rgb
+from dupfinder.modelcard import card_path_for
 from dupfinder.models import find_model
+from dupfinder.report import ImageRecord
 
 TIER_LEVELS: dict[str, tuple[str, ...]] = {
     "easy": ("jpeg-q25", "half-size", "thumbnail-320", "png", "webp"),
@@ -54,24 +64,26 @@ class BenchFiles:
     hard_negatives: list[tuple[int, int, str]]
 
 
-def _test_pictures(corpus: Path) -> tuple[list[Path], list[tuple[Path, Path, str]]]:
-    test = sorted((corpus / "images" / "test").glob("*.jpg"))
+def _split_pictures(corpus: Path, split: str) -> tuple[list[Path], list[tuple[Path, Path, str]]]:
+    pictures = sorted((corpus / "images" / split).glob("*.jpg"))
     pairs: list[tuple[Path, Path, str]] = []
     listing = corpus / "hard_negatives.csv"
     if listing.exists():
         with listing.open(newline="") as handle:
             for row in csv.DictReader(handle):
                 pairs.append((corpus / row["file_a"], corpus / row["file_b"], row.get("why", "")))
-    return test, pairs
+    return pictures, pairs
 
 
-def build_files(corpus: Path, work: Path, originals: int, seed: int) -> BenchFiles:
+def build_files(corpus: Path, work: Path, originals: int, seed: int, split: str = "test") -> BenchFiles:
     """Write the derived files (once; reused across runs) and list everything to score."""
     from trainer.tiers import TIERS
 
-    test, hard = _test_pictures(corpus)
+    pictures, hard = _split_pictures(corpus, split)
+    if split != "test":
+        work = work / split
     in_hard = {p for a, b, _ in hard for p in (a, b)}
-    candidates = [p for p in test if p not in in_hard]
+    candidates = [p for p in pictures if p not in in_hard]
     order = np.random.default_rng(seed).permutation(len(candidates))
     chosen = [candidates[i] for i in order[:originals]]
     distractors = [candidates[i] for i in order[originals:]] + sorted(in_hard)
@@ -103,19 +115,42 @@ def build_files(corpus: Path, work: Path, originals: int, seed: int) -> BenchFil
     return BenchFiles(paths, np.array(source), np.array(is_original), transform, hard_pairs)
 
 
-def embed_files(paths: list[Path], embedder: Embedder, workers: int) -> np.ndarray:
-    """Model embeddings through the engine's own decode path."""
+def embed_files(paths: list[Path], embedder: Embedder,
+                workers: int) -> tuple[np.ndarray, list[tuple[int, int]]]:
+    """Model embeddings through the engine's own decode path, and each file's pixel size."""
     size, mode = embedder.card.input_size, embedder.card.resize
 
-    def decode(path: Path) -> np.ndarray:
+    def decode(path: Path) -> tuple[np.ndarray, tuple[int, int]]:
         try:
-            return load_for_model(path, size, mode).pixels  # type: ignore[arg-type]
+            decoded = load_for_model(path, size, mode)  # type: ignore[arg-type]
+            return decoded.pixels, (decoded.width, decoded.height)
         except DecodeError:
-            return np.zeros((size, size, 3), np.uint8)
+            return np.zeros((size, size, 3), np.uint8), (0, 0)
 
     with ThreadPoolExecutor(workers) as pool:
-        pixels = list(pool.map(decode, paths))
-    return np.vstack([embedder.embed(np.stack(pixels[i:i + 64])) for i in range(0, len(pixels), 64)])
+        decoded = list(pool.map(decode, paths))
+    pixels = [d[0] for d in decoded]
+    vectors = np.vstack([embedder.embed(np.stack(pixels[i:i + 64])) for i in range(0, len(pixels), 64)])
+    return vectors, [d[1] for d in decoded]
+
+
+def engine_groups(paths: list[Path], vectors: np.ndarray, sizes: list[tuple[int, int]],
+                  threshold: float) -> np.ndarray:
+    """The group id the engine gives each file (-1: in no group), as a scan would group them."""
+    records = []
+    for path, (width, height) in zip(paths, sizes):
+        stat = path.stat()
+        records.append(ImageRecord(str(path.resolve()), width, height, stat.st_size, stat.st_mtime))
+    index_of = {record.path: i for i, record in enumerate(records)}
+    sizes_of = {r.path: r.bytes for r in records}
+    clusters = exact_clusters(sizes_of, safe(content_hash), safe(lambda p: fingerprint(p, sizes_of[p])))
+    graph = NeighbourGraph(records, vectors, [[index_of[p] for p in c] for c in clusters],
+                           floor=min(threshold, 0.5))
+    group_of = np.full(len(records), -1, np.int64)
+    for group in graph.groups(threshold):
+        for member in group.members:
+            group_of[index_of[member.image.path]] = group.id
+    return group_of
 
 
 def hash_files(paths: list[Path], kind: str, workers: int) -> np.ndarray:
@@ -134,37 +169,87 @@ def hash_files(paths: list[Path], kind: str, workers: int) -> np.ndarray:
         return np.array(list(pool.map(one, paths)), dtype=np.uint64)
 
 
-def run(corpus: Path, model: Path, originals: int, workers: int, seed: int,
-        work: Path) -> dict[str, Any]:
-    files = build_files(corpus, work, originals, seed)
+def run(corpus: Path, model: Path, originals: int, workers: int, seed: int, work: Path,
+        split: str = "test", threshold: float | None = None) -> dict[str, Any]:
+    files = build_files(corpus, work, originals, seed, split)
     pairs = PairSet(files.source, files.is_original, files.transform, files.hard_negatives, TIER_LEVELS)
     embedder = Embedder(model)
+    threshold = embedder.card.default_threshold if threshold is None else threshold
     results: dict[str, Any] = {
-        "corpus": str(corpus).replace(str(Path.home()), "~"), "originals": int(files.is_original.sum()),
+        "corpus": str(corpus).replace(str(Path.home()), "~"), "split": split,
+        "originals": int(files.is_original.sum()),
         "files": len(files.paths), "positive_pairs": pairs.positive_count,
         "negative_pairs": pairs.negative_count, "hard_negative_pairs": len(files.hard_negatives),
-        "model": embedder.card.name, "threshold": embedder.card.default_threshold, "methods": {},
+        "model": embedder.card.name, "model_sha256": embedder.sha256, "threshold": threshold,
+        "methods": {},
     }
     start = time.perf_counter()
-    vectors = embed_files(files.paths, embedder, workers)
+    vectors, sizes = embed_files(files.paths, embedder, workers)
     seconds = time.perf_counter() - start
     results["methods"]["dupfinder"] = evaluate_method(
-        pairs, lambda rows: vectors[rows] @ vectors.T, embedder.card.default_threshold, seconds)
+        pairs, lambda rows: vectors[rows] @ vectors.T, threshold, seconds)
+    start = time.perf_counter()
+    group_of = engine_groups(files.paths, vectors, sizes, threshold)
+    grouping_seconds = time.perf_counter() - start
+    results["methods"]["engine"] = evaluate_method(
+        pairs, lambda rows: ((group_of[rows, None] == group_of[None, :]) & (group_of[rows, None] >= 0))
+        .astype(np.float32), 0.5, seconds + grouping_seconds)
+    results["methods"]["engine"]["average_precision"] = None  # a yes/no answer has no ranking
+    model_precision = results["methods"]["dupfinder"]["precision"]
     for kind in ("phash", "dhash"):
         start = time.perf_counter()
         hashes = hash_files(files.paths, kind, workers)
         seconds = time.perf_counter() - start
-        results["methods"][kind] = evaluate_method(
-            pairs, lambda rows, h=hashes: 64.0 - np.bitwise_count(h[rows, None] ^ h[None, :]),
-            64.0 - HASH_MAX_DISTANCE, seconds)
+
+        def hash_scores(rows: np.ndarray, h: np.ndarray = hashes) -> np.ndarray:
+            return 64.0 - np.bitwise_count(h[rows, None] ^ h[None, :])
+
+        results["methods"][kind] = evaluate_method(pairs, hash_scores, 64.0 - HASH_MAX_DISTANCE, seconds)
+        # The same hash at the model's precision: the tightest Hamming distance that reaches it.
+        matched = loosest_threshold(positive_scores(pairs, hash_scores), negative_scores(pairs, hash_scores),
+                                    [64.0 - d for d in range(HASH_MAX_DISTANCE + 1)], model_precision)
+        if matched is not None:
+            results["methods"][f"{kind}-matched"] = evaluate_method(pairs, hash_scores, matched, seconds)
     results["levels"] = TIER_LEVELS
     results["gates"] = check_gates(results)
     return results
 
 
+def calibrate(corpus: Path, model: Path, originals: int, workers: int, seed: int, work: Path,
+              target: float) -> dict[str, Any]:
+    """The lowest threshold reaching `target` pair precision on the validation split's benchmark."""
+    from benchmarks.pairs import negative_scores
+    from trainer.metrics import calibrate_threshold
+
+    files = build_files(corpus, work, originals, seed, "val")
+    pairs = PairSet(files.source, files.is_original, files.transform, files.hard_negatives, TIER_LEVELS)
+    embedder = Embedder(model)
+    vectors, _ = embed_files(files.paths, embedder, workers)
+    positive = np.array([float(vectors[i] @ vectors[j]) for i, j, _ in pairs.positives], np.float32)
+    negative = negative_scores(pairs, lambda rows: vectors[rows] @ vectors.T)
+    labels = np.r_[np.ones(len(positive), bool), np.zeros(len(negative), bool)]
+    found = calibrate_threshold(np.r_[positive, negative], labels, target)
+    return {"split": "val", "protocol": "benchmarks.accuracy", "originals": int(files.is_original.sum()),
+            "files": len(files.paths), "positive_pairs": len(positive), "negative_pairs": len(negative),
+            "seed": seed, **found.to_dict()}
+
+
+def write_threshold(model: Path, calibration: dict[str, Any]) -> None:
+    """Store the calibrated threshold as the card's default, with how it was found."""
+    path = card_path_for(model)
+    card = json.loads(path.read_text(encoding="utf-8"))
+    card["default_threshold"] = calibration["min_similarity"]
+    card.setdefault("evaluation", {})["benchmark_calibration"] = calibration
+    path.write_text(json.dumps(card, indent=2) + "\n", encoding="utf-8")
+
+
 def check_gates(results: dict[str, Any]) -> dict[str, Any]:
     """The issue's gates for the model alone, each with its margin."""
-    ours, phash = results["methods"]["dupfinder"], results["methods"]["phash"]
+    ours, phash = results["methods"]["dupfinder"], results["methods"]["phash"]  # the model alone
+    # "At equal or better precision": pHash at its common distance when the model is at least as
+    # precise, else pHash at the tightest distance that matches the model's precision.
+    if phash["precision"] < ours["precision"] and "phash-matched" in results["methods"]:
+        phash = results["methods"]["phash-matched"]
     gates: dict[str, Any] = {"precision": [ours["precision"], GATES["precision"]]}
     for level in TIER_LEVELS:
         gates[f"recall_{level}"] = [ours["recall_by_level"][level], GATES[level]]
@@ -180,11 +265,16 @@ def markdown(results: dict[str, Any]) -> str:
     lines = ["| method | precision | recall easy | recall medium | recall hard | F1 | pair AP | "
              "similar-but-different grouped | seconds |", "|---" * 9 + "|"]
     for name, m in results["methods"].items():
-        label = {"dupfinder": f"dupfinder ({results['model']}, ≥ {results['threshold']:.3f})",
-                 "phash": "pHash (Hamming ≤ 10)", "dhash": "dHash (Hamming ≤ 10)"}[name]
+        distance = f"{64 - m['min_similarity']:.0f}"
+        label = {"dupfinder": f"dupfinder model alone ({results['model']}, ≥ {results['threshold']:.3f})",
+                 "engine": "dupfinder engine (model + exact copies + grouping)",
+                 "phash": "pHash (Hamming ≤ 10)", "dhash": "dHash (Hamming ≤ 10)",
+                 "phash-matched": f"pHash at the model's precision (Hamming ≤ {distance})",
+                 "dhash-matched": f"dHash at the model's precision (Hamming ≤ {distance})"}[name]
         by = m["recall_by_level"]
+        ap = "—" if m["average_precision"] is None else f"{m['average_precision']:.3f}"
         lines.append(f"| {label} | {m['precision']:.4f} | {by['easy']:.3f} | {by['medium']:.3f} | "
-                     f"{by['hard']:.3f} | {m['f1']:.3f} | {m['average_precision']:.3f} | "
+                     f"{by['hard']:.3f} | {m['f1']:.3f} | {ap} | "
                      f"{m['hard_negatives_grouped']}/{results['hard_negative_pairs']} | "
                      f"{m['seconds']:.1f} |")
     return "\n".join(lines) + "\n"
@@ -197,16 +287,31 @@ def main() -> None:
     parser.add_argument("--originals", type=int, default=250)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--split", choices=("test", "val"), default="test")
+    parser.add_argument("--calibrate", action="store_true",
+                        help="with --split val: write the threshold reaching --target-precision to the card")
+    parser.add_argument("--target-precision", type=float, default=GATES["precision"])
     parser.add_argument("--work", type=Path, default=Path.home() / ".cache" / "dupfinder" / "bench")
-    parser.add_argument("--out", type=Path, default=Path("benchmarks/results/accuracy.json"))
+    parser.add_argument("--out", type=Path, default=None,
+                        help="default: benchmarks/results/accuracy.json (accuracy-val.json for val)")
     args = parser.parse_args()
-    if not (args.corpus / "images" / "test").is_dir():
+    if not (args.corpus / "images" / args.split).is_dir():
         raise SystemExit(f"no corpus at {args.corpus}: build it with scripts/build-corpus first")
-    results = run(args.corpus, find_model(args.model), args.originals, args.workers, args.seed,
-                  args.work)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(results, indent=2) + "\n")
-    args.out.with_suffix(".md").write_text(markdown(results))
+    if args.calibrate and args.split != "val":
+        parser.error("--calibrate chooses the threshold on the validation split: add --split val")
+    model = find_model(args.model)
+    if args.calibrate:
+        calibration = calibrate(args.corpus, model, args.originals, args.workers, args.seed, args.work,
+                                args.target_precision)
+        write_threshold(model, calibration)
+        print(json.dumps(calibration, indent=2))
+        return
+    results = run(args.corpus, model, args.originals, args.workers, args.seed, args.work, args.split)
+    out = args.out or Path("benchmarks/results") / ("accuracy.json" if args.split == "test"
+                                                    else f"accuracy-{args.split}.json")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(results, indent=2) + "\n")
+    out.with_suffix(".md").write_text(markdown(results))
     print(markdown(results))
     print(json.dumps(results["gates"], indent=2))
 

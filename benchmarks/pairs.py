@@ -69,12 +69,30 @@ def average_precision(positive: np.ndarray, negative: np.ndarray) -> float:
     return float(precision_at[labels[order]].sum() / len(positive))
 
 
+def positive_scores(pairs: PairSet, score_rows: ScoreRows) -> np.ndarray:
+    """Scores of the (original, derived copy) pairs, in `pairs.positives` order."""
+    return np.array([score_rows(np.array([i]))[0, j] for i, j, _ in pairs.positives], np.float32)
+
+
+def loosest_threshold(positive: np.ndarray, negative: np.ndarray, candidates: list[float],
+                      min_precision: float) -> float | None:
+    """The lowest candidate threshold whose pair precision is at least `min_precision` (None: none).
+
+    Used to compare a baseline with the model at equal precision; choosing it on the scored pairs
+    themselves favours the baseline, which keeps the comparison fair to it.
+    """
+    for threshold in sorted(candidates):
+        found = int((positive >= threshold).sum())
+        false = int((negative >= threshold).sum())
+        if found and found / (found + false) >= min_precision:
+            return threshold
+    return None
+
+
 def evaluate_method(pairs: PairSet, score_rows: ScoreRows, min_similarity: float,
                     seconds: float) -> dict[str, Any]:
     """Precision, recall (overall, per transform, per tier level), F1, AP and hard-negative hits."""
-    left = np.array([p[0] for p in pairs.positives])
-    right = np.array([p[1] for p in pairs.positives])
-    positive = np.array([score_rows(np.array([i]))[0, j] for i, j in zip(left, right)], np.float32)
+    positive = positive_scores(pairs, score_rows)
     negative = negative_scores(pairs, score_rows)
     found = positive >= min_similarity
     false = int((negative >= min_similarity).sum())

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -49,3 +51,56 @@ def test_average_precision_edge_cases() -> None:
     assert average_precision(np.array([0.5]), np.array([0.5])) == 0.5  # ties count against us
     with pytest.raises(ValueError, match="at least one positive"):
         average_precision(np.array([]), np.array([0.3]))
+
+
+def _unit(*values: float) -> np.ndarray:
+    vector = np.array(values, np.float32)
+    return vector / np.linalg.norm(vector)
+
+
+def test_engine_groups_follow_the_grouping_rules(tmp_path: Path) -> None:
+    from PIL import Image
+
+    from benchmarks.accuracy import engine_groups
+
+    paths = []
+    colours = [("a", "red"), ("a-copy", "#fe0000"), ("b", "blue"), ("c", "green"), ("c-same", "green")]
+    for name, colour in colours:
+        path = tmp_path / f"{name}.png"
+        Image.new("RGB", (8, 8), colour).save(path)
+        paths.append(path)
+    # a and its re-coloured copy are close; b is unrelated; c-same is a byte-identical copy of c
+    # (its vector is made far off on purpose: only the content hash can group it).
+    vectors = np.stack([_unit(1, 0.05, 0), _unit(1, 0, 0), _unit(0, 1, 0), _unit(0, 0, 1), _unit(0, 1, 1)])
+    sizes = [(8, 8)] * 5
+    group_of = engine_groups(paths, vectors, sizes, threshold=0.9)
+    assert group_of[0] == group_of[1] >= 1
+    assert group_of[2] == -1
+    assert group_of[3] == group_of[4] >= 1 and group_of[3] != group_of[0]
+
+
+def test_write_threshold_keeps_the_rest_of_the_card(tmp_path: Path) -> None:
+    import json
+
+    from benchmarks.accuracy import write_threshold
+
+    model = tmp_path / "m.onnx"
+    model.write_bytes(b"")
+    card = {"name": "m", "default_threshold": 0.5, "evaluation": {"held_out": {"ap": 0.9}}}
+    model.with_suffix(".json").write_text(json.dumps(card))
+    write_threshold(model, {"min_similarity": 0.93, "precision": 0.99, "recall": 0.6, "split": "val"})
+    written = json.loads(model.with_suffix(".json").read_text())
+    assert written["default_threshold"] == 0.93 and written["name"] == "m"
+    assert written["evaluation"]["held_out"] == {"ap": 0.9}
+    assert written["evaluation"]["benchmark_calibration"]["split"] == "val"
+
+
+def test_loosest_threshold_reaches_the_precision_asked() -> None:
+    from benchmarks.pairs import loosest_threshold
+
+    positive = np.array([0.9, 0.8, 0.6], np.float32)
+    negative = np.array([0.7, 0.5], np.float32)
+    # at 0.5: 3 found, 2 false (0.6); at 0.6: 3 found, 1 false (0.75); at 0.8: 2 found, none false.
+    assert loosest_threshold(positive, negative, [0.5, 0.6, 0.8], 0.7) == 0.6
+    assert loosest_threshold(positive, negative, [0.5, 0.6, 0.8], 0.99) == 0.8
+    assert loosest_threshold(positive, negative, [0.5, 0.95], 0.99) is None
