@@ -117,7 +117,11 @@ def _card(name: str, state: checkpoint.TrainState, difference: float, weights: P
     provenance: dict[str, Any] = {
         "trainer": "dupfinder-train",
         "backend": state.extra.get("backend", keras.backend.backend()),
-        "command": " ".join(map(str, state.extra.get("command", []))),
+        "command": "; then ".join(
+            [" ".join(map(str, state.extra.get("command", [])))]
+            + [f"{' '.join(map(str, r['command']))} (at epoch {r['epoch']}, step {r['step']})"
+               for r in state.extra.get("resumes", [])]
+        ),
         "corpus": state.extra.get("data", {}),
         "epochs": state.epoch,
         "training_seconds": round(float(state.extra.get("training_seconds", 0.0)), 1),

@@ -218,6 +218,10 @@ def fit(options: FitOptions, resume: bool = False, argv: list[str] | None = None
             verbose=options.verbose,
         )
         print(f"resuming from {resume_from}: epoch {state.epoch + 1}, step {state.step}", flush=True)
+        # The card's provenance must say exactly how the weights came about, resumes included.
+        state.extra.setdefault("resumes", []).append(
+            {"command": list(argv or sys.argv), "epoch": state.epoch, "step": state.step}
+        )
     keras.utils.set_random_seed(options.seed)
     data = load_data([Path(p) for p in options.data], options.mode)
     for path, reason in data.skipped[:5]:

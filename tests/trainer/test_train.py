@@ -28,6 +28,7 @@ def test_fit_checkpoints_each_epoch_and_resumes_with_the_optimizer(photos: Path,
     fit(_options([photos], out, epochs=2), resume=True)
     resumed, arrays = checkpoint.read(checkpoint.resolve(out))
     assert resumed.epoch == 2 and len(resumed.history) == 2
+    assert [r["epoch"] for r in resumed.extra["resumes"]] == [1]  # the card can say how it resumed
     steps_per_epoch = 12 // 4
     iterations = next(v for k, v in sorted(arrays.items()) if k.startswith("optimizer/"))
     assert int(iterations) == 2 * steps_per_epoch  # the optimizer's step count carried over
