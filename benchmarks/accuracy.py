@@ -204,12 +204,15 @@ def run(corpus: Path, model: Path, originals: int, workers: int, seed: int, work
         def hash_scores(rows: np.ndarray, h: np.ndarray = hashes) -> np.ndarray:
             return 64.0 - np.bitwise_count(h[rows, None] ^ h[None, :])
 
-        results["methods"][kind] = evaluate_method(pairs, hash_scores, 64.0 - HASH_MAX_DISTANCE, seconds)
+        scored = positive_scores(pairs, hash_scores), negative_scores(pairs, hash_scores)
+        results["methods"][kind] = evaluate_method(pairs, hash_scores, 64.0 - HASH_MAX_DISTANCE, seconds,
+                                                   scored)
         # The same hash at the model's precision: the tightest Hamming distance that reaches it.
-        matched = loosest_threshold(positive_scores(pairs, hash_scores), negative_scores(pairs, hash_scores),
-                                    [64.0 - d for d in range(HASH_MAX_DISTANCE + 1)], model_precision)
+        matched = loosest_threshold(*scored, [64.0 - d for d in range(HASH_MAX_DISTANCE + 1)],
+                                    model_precision)
         if matched is not None:
-            results["methods"][f"{kind}-matched"] = evaluate_method(pairs, hash_scores, matched, seconds)
+            results["methods"][f"{kind}-matched"] = evaluate_method(pairs, hash_scores, matched, seconds,
+                                                                    scored)
     results["levels"] = TIER_LEVELS
     results["gates"] = check_gates(results)
     return results
@@ -218,15 +221,16 @@ def run(corpus: Path, model: Path, originals: int, workers: int, seed: int, work
 def calibrate(corpus: Path, model: Path, originals: int, workers: int, seed: int, work: Path,
               target: float) -> dict[str, Any]:
     """The lowest threshold reaching `target` pair precision on the validation split's benchmark."""
-    from benchmarks.pairs import negative_scores
     from trainer.metrics import calibrate_threshold
 
     files = build_files(corpus, work, originals, seed, "val")
     pairs = PairSet(files.source, files.is_original, files.transform, files.hard_negatives, TIER_LEVELS)
     embedder = Embedder(model)
     vectors, _ = embed_files(files.paths, embedder, workers)
-    positive = np.array([float(vectors[i] @ vectors[j]) for i, j, _ in pairs.positives], np.float32)
-    negative = negative_scores(pairs, lambda rows: vectors[rows] @ vectors.T)
+    def cosine(rows: np.ndarray) -> np.ndarray:
+        return vectors[rows] @ vectors.T
+
+    positive, negative = positive_scores(pairs, cosine), negative_scores(pairs, cosine)
     labels = np.r_[np.ones(len(positive), bool), np.zeros(len(negative), bool)]
     found = calibrate_threshold(np.r_[positive, negative], labels, target)
     return {"split": "val", "protocol": "benchmarks.accuracy", "originals": int(files.is_original.sum()),

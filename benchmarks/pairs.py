@@ -89,11 +89,14 @@ def loosest_threshold(positive: np.ndarray, negative: np.ndarray, candidates: li
     return None
 
 
-def evaluate_method(pairs: PairSet, score_rows: ScoreRows, min_similarity: float,
-                    seconds: float) -> dict[str, Any]:
-    """Precision, recall (overall, per transform, per tier level), F1, AP and hard-negative hits."""
-    positive = positive_scores(pairs, score_rows)
-    negative = negative_scores(pairs, score_rows)
+def evaluate_method(pairs: PairSet, score_rows: ScoreRows, min_similarity: float, seconds: float,
+                    scored: tuple[np.ndarray, np.ndarray] | None = None) -> dict[str, Any]:
+    """Precision, recall (overall, per transform, per tier level), F1, AP and hard-negative hits.
+
+    `scored` passes (positive, negative) scores already computed, so one method judged at two
+    thresholds scores its millions of pairs once.
+    """
+    positive, negative = scored or (positive_scores(pairs, score_rows), negative_scores(pairs, score_rows))
     found = positive >= min_similarity
     false = int((negative >= min_similarity).sum())
     precision = float(found.sum() / (found.sum() + false)) if found.sum() + false else 1.0
