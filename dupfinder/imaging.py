@@ -2,7 +2,9 @@
 
 One function, `load_for_model`, is shared by the scan engine and the trainer so training sees what
 inference sees. It decodes with Pillow, lets JPEG decode at a reduced scale (`draft`), honours the
-EXIF orientation, flattens transparency onto white and converts every mode to 8-bit RGB.
+EXIF orientation, flattens transparency onto white and converts every mode to 8-bit RGB, then
+resizes to the square input by the card's rule (`trim-stretch` cuts letterbox/pillarbox bars first,
+so a copy with bars added is seen as the picture inside them).
 """
 
 from __future__ import annotations
@@ -15,8 +17,11 @@ from typing import BinaryIO, Literal
 import numpy as np
 from PIL import Image, ImageOps
 
-ResizeMode = Literal["stretch", "pad"]
-RESIZE_MODES: tuple[str, ...] = ("stretch", "pad")
+from dupfinder.bars import trim_bars
+
+ResizeMode = Literal["stretch", "pad", "trim-stretch"]
+# trim-stretch: cut letterbox/pillarbox bars (`dupfinder.bars`), then stretch.
+RESIZE_MODES: tuple[str, ...] = ("stretch", "pad", "trim-stretch")
 
 # A picture bigger than this is refused rather than decoded: hostile files claim huge sizes.
 MAX_PIXELS = 250_000_000
@@ -66,7 +71,10 @@ def _to_rgb(image: Image.Image) -> Image.Image:
 
 
 def resize_for_model(image: Image.Image, size: int, mode: ResizeMode = "stretch") -> Image.Image:
-    """Resize an RGB picture to `size`×`size` as the model card says (stretch or pad to square)."""
+    """Resize an RGB picture to `size`×`size` as the model card says (stretch or pad to square,
+    or stretch what is inside letterbox/pillarbox bars)."""
+    if mode == "trim-stretch":
+        image, mode = trim_bars(image), "stretch"
     if mode == "stretch":
         return image.resize((size, size), Image.Resampling.BILINEAR, reducing_gap=2.0)
     if mode == "pad":

@@ -14,6 +14,8 @@ from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
+from dupfinder.imaging import RESIZE_MODES
+
 # Options shared by `fit` and `preview` (preview shows what fit with the same options trains on).
 _DATA_OPTIONS: tuple[tuple[str, dict[str, Any]], ...] = (
     (
@@ -29,6 +31,15 @@ _DATA_OPTIONS: tuple[tuple[str, dict[str, Any]], ...] = (
     ("--val-split", {"type": float, "default": 0.1, "help": "fraction held out for validation"}),
     ("--seed", {"type": int, "default": 0}),
     ("--min-crop-area", {"type": float, "default": 0.4, "help": "smallest crop kept by augmentation"}),
+    (
+        "--resize",
+        {
+            "default": "stretch",
+            "choices": RESIZE_MODES,
+            "help": "picture to square input: stretch, pad, or trim-stretch (cut letterbox/pillarbox "
+            "bars first); the card carries it to the app",
+        },
+    ),
 )
 
 
@@ -92,6 +103,15 @@ def _fit_parser(commands: Any) -> None:
                 {"type": float, "default": 15.0, "help": "also checkpoint inside epochs"},
             ),
             ("--checkpoint-steps", {"type": int, "default": 0, "help": "also checkpoint every N steps"}),
+            (
+                "--neighbour-groups",
+                {
+                    "type": int,
+                    "default": 0,
+                    "help": "fine-tuning: batch each picture with its G-1 nearest look-alikes as "
+                    "the starting weights see them (hard negatives; 0: random batches)",
+                },
+            ),
             ("--distribute", {"default": "none", "choices": ("none", "data-parallel")}),
             ("--init-weights", {"help": "start from a checkpoint or MODEL.weights.npz (fine-tuning)"}),
             ("--target-precision", {"type": float, "default": 0.99}),

@@ -29,6 +29,7 @@ from PIL import Image
 
 from dupfinder.discover import IMAGE_EXTENSIONS, DiscoverOptions, discover
 from dupfinder.imaging import DecodeError, open_oriented_rgb
+from trainer.neighbours import Neighbours, grouped_order
 from trainer.policy import Strength, make_view
 
 MODES: tuple[str, ...] = ("folders", "classes", "csv")
@@ -285,12 +286,17 @@ class Renderer:
     seed: int
     resize: str = "stretch"
     min_crop_area: float = 0.4
+    # Per position in `rows`: positions of look-alikes to batch with it (`trainer.neighbours`).
+    neighbours: Neighbours | None = None
 
     def steps(self) -> int:
         return max(1, len(self.rows) // self.batch_size)
 
     def batch_rows(self, epoch: int, index: int) -> list[int]:
-        order = _permutation(len(self.rows), self.seed, epoch)
+        if self.neighbours is not None:
+            order = grouped_order(self.neighbours, self.seed, epoch)
+        else:
+            order = _permutation(len(self.rows), self.seed, epoch)
         start = index * self.batch_size
         return [self.rows[order[(start + k) % len(order)]] for k in range(self.batch_size)]
 

@@ -154,6 +154,7 @@ def refresh(options: RefreshOptions) -> dict[str, Any]:
             activation=config.activation,
             blocks=config.blocks,
             backbone=config.backbone,
+            resize=config.resize,
             lr=options.lr,
             val_split=0.0,
             seed=options.seed,

@@ -19,11 +19,13 @@ from typing import Any
 import keras
 import numpy as np
 
+from dupfinder.imaging import RESIZE_MODES
 from trainer import checkpoint, distribute, losses
 from trainer.data import DataSet, Renderer, load_data, split_rows
 from trainer.feeding import Feeder, FeedMonitor, ViewSequence
 from trainer.metrics import calibrate_threshold
 from trainer.model import BranchConfig, SiameseModel, build_branch
+from trainer.neighbours import Neighbours, embed_rows, neighbour_table
 
 
 @dataclass
@@ -43,6 +45,7 @@ class FitOptions:
     blocks: int = 11
     backbone: str = "compact"
     backbone_weights: str | None = None
+    resize: str = "stretch"  # how pictures become the model's square input (dupfinder.imaging)
     loss: str = "triplet"
     mining: str = "semi-hard"
     margin: float = 0.3
@@ -55,6 +58,7 @@ class FitOptions:
     checkpoint_minutes: float = 15.0
     checkpoint_steps: int = 0
     min_crop_area: float = 0.4
+    neighbour_groups: int = 0  # >1: batch each picture with its nearest look-alikes (trainer.neighbours)
     distribute: str = "none"
     init_weights: str | None = None  # start from these branch weights (refresh, fine-tuning)
     target_precision: float = 0.99
@@ -71,6 +75,14 @@ class FitOptions:
             raise ValueError(
                 f"Invalid value for `batch_size`: expected >= 2 (negatives come from the batch), "
                 f"received: batch_size={self.batch_size}"
+            )
+        if self.neighbour_groups < 0:
+            raise ValueError(
+                f"Invalid value for `neighbour_groups`: expected >= 0, received: {self.neighbour_groups}"
+            )
+        if self.resize not in RESIZE_MODES:
+            raise ValueError(
+                f"Invalid value for `resize`: expected one of {RESIZE_MODES}, received: {self.resize!r}"
             )
         if not self.lr > 0:
             raise ValueError(f"Invalid value for `lr`: expected > 0, received: lr={self.lr}")
@@ -91,6 +103,7 @@ class FitOptions:
             blocks=self.blocks,
             backbone=self.backbone,
             backbone_weights=self.backbone_weights,
+            resize=self.resize,
         )
 
 
@@ -160,8 +173,14 @@ def _optimizer(options: FitOptions, total_steps: int) -> keras.optimizers.Optimi
     return keras.optimizers.AdamW(schedule, weight_decay=options.weight_decay, global_clipnorm=1.0)
 
 
-def make_renderers(data: DataSet, options: FitOptions) -> dict[str, Renderer]:
-    """Renderers for the training split and, when it is big enough, the validation split."""
+def make_renderers(
+    data: DataSet, options: FitOptions, start_weights: Path | None = None
+) -> dict[str, Renderer]:
+    """Renderers for the training split and, when it is big enough, the validation split.
+
+    With `neighbour_groups`, the training renderer batches look-alikes as `start_weights` (a
+    checkpoint or weights file) see them.
+    """
     train_rows, val_rows = split_rows(data, options.val_split, options.seed)
     batch = min(options.batch_size, len(train_rows))
     if batch < options.batch_size:
@@ -174,6 +193,8 @@ def make_renderers(data: DataSet, options: FitOptions) -> dict[str, Renderer]:
             options.image_size,
             options.seed,
             min_crop_area=options.min_crop_area,
+            resize=options.resize,
+            neighbours=_look_alikes(data, train_rows, options, start_weights),
         )
     }
     if len(val_rows):
@@ -184,8 +205,28 @@ def make_renderers(data: DataSet, options: FitOptions) -> dict[str, Renderer]:
             options.image_size,
             options.seed + 1,
             min_crop_area=options.min_crop_area,
+            resize=options.resize,
         )
     return made
+
+
+def _look_alikes(
+    data: DataSet, rows: np.ndarray, options: FitOptions, start_weights: Path | None
+) -> Neighbours | None:
+    if options.neighbour_groups < 2:
+        return None
+    if start_weights is None:
+        print("note: --neighbour-groups needs starting weights (--init-weights or --resume); "
+              "batches stay random", flush=True)
+        return None
+    started = time.monotonic()
+    branch, _ = checkpoint.load_branch(start_weights)
+    paths = [data.paths[data.rows[int(r)][0]] for r in rows]
+    table = neighbour_table(embed_rows(branch, paths, options.image_size, options.resize),
+                            options.neighbour_groups)
+    print(f"look-alike batches: {len(paths)} pictures embedded with {start_weights} "
+          f"in {time.monotonic() - started:.0f} s, groups of {options.neighbour_groups}", flush=True)
+    return table
 
 
 def _build(options: FitOptions, total_steps: int, resume_from: Path | None) -> SiameseModel:
@@ -226,7 +267,8 @@ def fit(options: FitOptions, resume: bool = False, argv: list[str] | None = None
     data = load_data([Path(p) for p in options.data], options.mode)
     for path, reason in data.skipped[:5]:
         print(f"skipped {path}: {reason}", file=sys.stderr)
-    renderers = make_renderers(data, options)
+    start = resume_from or (Path(options.init_weights) if options.init_weights else None)
+    renderers = make_renderers(data, options, start)
     steps = options.steps_per_epoch or renderers["train"].steps()
     if state is None:
         state = checkpoint.TrainState(
