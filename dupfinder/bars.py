@@ -27,6 +27,11 @@ MAX_PASSES = 3
 Box = tuple[int, int, int, int]
 
 
+def _is_solid(line: np.ndarray) -> bool:
+    """Whether one row or column of pixels is a single colour, within TOLERANCE."""
+    return bool((np.abs(line - np.median(line, axis=0)).max()) <= TOLERANCE)
+
+
 def _solid_run(lines: np.ndarray) -> int:
     """How many lines, from the first, are all within TOLERANCE of the first line's median colour."""
     reference = np.median(lines[0], axis=0)
@@ -44,17 +49,23 @@ def bar_box(image: Image.Image) -> Box | None:
     small = image.reduce(factor) if factor > 1 else image
     pixels = np.asarray(small.convert("RGB"), dtype=np.int16)
     rows, columns = pixels.shape[:2]
-    top = _solid_run(pixels)
-    if top >= rows:
-        return None  # one colour all over: nothing inside
-    bottom = _solid_run(pixels[::-1])
-    left = _solid_run(pixels.transpose(1, 0, 2))
-    right = _solid_run(pixels.transpose(1, 0, 2)[::-1])
-    letterbox = top and bottom and not (left or right) and abs(top - bottom) <= ASYMMETRY * rows + 2
-    pillarbox = left and right and not (top or bottom) and abs(left - right) <= ASYMMETRY * columns + 2
-    if not (letterbox or pillarbox):
+    # Only the four outer lines first: most pictures stop here, and the rule needs exactly two
+    # opposite solid edges (a letterbox's side edges cross the picture, so they are not solid).
+    top, bottom = _is_solid(pixels[0]), _is_solid(pixels[-1])
+    left, right = _is_solid(pixels[:, 0]), _is_solid(pixels[:, -1])
+    if top and bottom and not (left or right):
+        first, last, side = _solid_run(pixels), _solid_run(pixels[::-1]), rows
+    elif left and right and not (top or bottom):
+        across = pixels.transpose(1, 0, 2)
+        first, last, side = _solid_run(across), _solid_run(across[::-1]), columns
+    else:
         return None
-    box = (left * factor, top * factor, width - right * factor, height - bottom * factor)
+    if first >= side or abs(first - last) > ASYMMETRY * side + 2:
+        return None  # one colour all over, or lopsided margins rather than bars
+    if top:
+        box = (0, first * factor, width, height - last * factor)
+    else:
+        box = (first * factor, 0, width - last * factor, height)
     if box[2] - box[0] < MIN_KEPT * width or box[3] - box[1] < MIN_KEPT * height:
         return None
     return box

@@ -29,11 +29,16 @@ def test_bundled_model_is_found_and_small(monkeypatch) -> None:  # type: ignore[
 
 def test_bundled_model_groups_copies_and_separates_others(tmp_path: Path) -> None:
     embedder = Embedder(find_model(), device="cpu")
-    size, threshold = embedder.card.input_size, embedder.card.default_threshold
+    card = embedder.card
     original = synthetic_photo(3, (640, 480))
+    letterboxed = Image.new("RGB", (640, 640))
+    letterboxed.paste(original, (0, 80))
     paths = [save(original, tmp_path / "a.png"),
              save(original.resize((320, 240), Image.Resampling.LANCZOS), tmp_path / "a-half.jpg", quality=40),
-             save(synthetic_photo(4, (640, 480)), tmp_path / "b.png")]
-    vectors = embedder.embed(np.stack([load_for_model(p, size).pixels for p in paths]))
-    assert float(vectors[0] @ vectors[1]) >= threshold
-    assert float(vectors[0] @ vectors[2]) < threshold
+             save(synthetic_photo(4, (640, 480)), tmp_path / "b.png"),
+             save(letterboxed, tmp_path / "a-square.jpg", quality=85)]
+    vectors = embedder.embed(np.stack([load_for_model(p, card.input_size, card.resize).pixels  # type: ignore[arg-type]
+                                       for p in paths]))
+    assert float(vectors[0] @ vectors[1]) >= card.default_threshold
+    assert float(vectors[0] @ vectors[2]) < card.default_threshold
+    assert card.resize == "trim-stretch" and float(vectors[0] @ vectors[3]) >= card.default_threshold
