@@ -29,7 +29,8 @@ Box = tuple[int, int, int, int]
 
 def _is_solid(line: np.ndarray) -> bool:
     """Whether one row or column of pixels is a single colour, within TOLERANCE."""
-    return bool((np.abs(line - np.median(line, axis=0)).max()) <= TOLERANCE)
+    values = line.astype(np.int16)
+    return bool(np.abs(values - np.median(values, axis=0)).max() <= TOLERANCE)
 
 
 def _solid_run(lines: np.ndarray) -> int:
@@ -40,6 +41,19 @@ def _solid_run(lines: np.ndarray) -> int:
     return int(outside[0]) if len(outside) else len(lines)
 
 
+def _barred_axis(pixels: np.ndarray) -> str | None:
+    """'rows' when exactly the top and bottom edges are solid, 'columns' when exactly the left and
+    right ones are, else None. A letterbox's side edges cross the picture, so they are not solid.
+    Most pictures are settled by their first two edges, so the others are looked at only if needed."""
+    if _is_solid(pixels[0]):
+        if _is_solid(pixels[-1]) and not _is_solid(pixels[:, 0]) and not _is_solid(pixels[:, -1]):
+            return "rows"
+        return None
+    if _is_solid(pixels[:, 0]) and _is_solid(pixels[:, -1]) and not _is_solid(pixels[-1]):
+        return "columns"
+    return None
+
+
 def bar_box(image: Image.Image) -> Box | None:
     """The box inside letterbox or pillarbox bars, or None when the picture has no such bars."""
     width, height = image.size
@@ -47,22 +61,15 @@ def bar_box(image: Image.Image) -> Box | None:
         return None
     factor = max(1, min(width, height) // WORKING_SIDE)
     small = image.reduce(factor) if factor > 1 else image
-    pixels = np.asarray(small.convert("RGB"), dtype=np.int16)
-    rows, columns = pixels.shape[:2]
-    # Only the four outer lines first: most pictures stop here, and the rule needs exactly two
-    # opposite solid edges (a letterbox's side edges cross the picture, so they are not solid).
-    top, bottom = _is_solid(pixels[0]), _is_solid(pixels[-1])
-    left, right = _is_solid(pixels[:, 0]), _is_solid(pixels[:, -1])
-    if top and bottom and not (left or right):
-        first, last, side = _solid_run(pixels), _solid_run(pixels[::-1]), rows
-    elif left and right and not (top or bottom):
-        across = pixels.transpose(1, 0, 2)
-        first, last, side = _solid_run(across), _solid_run(across[::-1]), columns
-    else:
+    pixels = np.asarray(small if small.mode == "RGB" else small.convert("RGB"))
+    axis = _barred_axis(pixels)
+    if axis is None:
         return None
+    lines = pixels.astype(np.int16) if axis == "rows" else pixels.transpose(1, 0, 2).astype(np.int16)
+    first, last, side = _solid_run(lines), _solid_run(lines[::-1]), len(lines)
     if first >= side or abs(first - last) > ASYMMETRY * side + 2:
         return None  # one colour all over, or lopsided margins rather than bars
-    if top:
+    if axis == "rows":
         box = (0, first * factor, width, height - last * factor)
     else:
         box = (first * factor, 0, width - last * factor, height)

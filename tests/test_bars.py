@@ -12,17 +12,7 @@ from PIL import Image, ImageDraw, ImageOps
 from dupfinder.bars import bar_box, trim_bars
 from dupfinder.imaging import load_for_model, resize_for_model
 from tests.imagegen import save, synthetic_photo
-
-
-def _bars(picture: Image.Image, aspect: float, colour: tuple[int, int, int] = (0, 0, 0)) -> Image.Image:
-    """Centre `picture` on a canvas of width/height `aspect` filled with `colour`."""
-    if picture.width / picture.height < aspect:
-        size = (round(picture.height * aspect), picture.height)
-    else:
-        size = (picture.width, round(picture.width / aspect))
-    canvas = Image.new("RGB", size, colour)
-    canvas.paste(picture, ((size[0] - picture.width) // 2, (size[1] - picture.height) // 2))
-    return canvas
+from trainer.augment import pad_to_aspect
 
 
 def _resaved(picture: Image.Image, quality: int = 70) -> Image.Image:
@@ -40,7 +30,7 @@ def _difference(a: Image.Image, b: Image.Image, size: int = 64) -> float:
 @pytest.mark.parametrize("aspect, colour", [(1.0, (0, 0, 0)), (1.9, (255, 255, 255)), (1.2, (30, 60, 200))])
 def test_bars_of_any_colour_come_off_a_resaved_copy(aspect: float, colour: tuple[int, int, int]) -> None:
     photo = synthetic_photo(4, (400, 300))
-    copy = _resaved(_bars(photo, aspect, colour))
+    copy = _resaved(pad_to_aspect(photo, aspect, colour))
     trimmed = trim_bars(copy)
     assert abs(trimmed.width - 400) <= 6 and abs(trimmed.height - 300) <= 6
     assert _difference(trimmed, photo) < 6 < _difference(copy, photo)
@@ -48,7 +38,7 @@ def test_bars_of_any_colour_come_off_a_resaved_copy(aspect: float, colour: tuple
 
 def test_a_large_photo_is_measured_on_a_reduced_copy_and_cut_at_full_size() -> None:
     photo = synthetic_photo(5, (1600, 900))
-    box = bar_box(_bars(photo, 1.0))
+    box = bar_box(pad_to_aspect(photo, 1.0))
     assert box is not None
     left, top, right, bottom = box
     assert (left, right) == (0, 1600) and abs(top - 350) <= 8 and abs(bottom - 1250) <= 8
@@ -56,7 +46,7 @@ def test_a_large_photo_is_measured_on_a_reduced_copy_and_cut_at_full_size() -> N
 
 def test_bars_added_twice_come_off_layer_by_layer() -> None:
     photo = synthetic_photo(6, (300, 300))
-    twice = _bars(_bars(photo, 1.5, (0, 0, 0)), 1.0, (255, 255, 255))
+    twice = pad_to_aspect(pad_to_aspect(photo, 1.5, (0, 0, 0)), 1.0, (255, 255, 255))
     assert trim_bars(twice).size == photo.size
 
 
@@ -66,7 +56,7 @@ def test_pictures_without_bars_are_left_whole() -> None:
 
 
 @pytest.mark.parametrize("margins", [(20, 20, 20, 20), (0, 30, 0, 0), (0, 10, 0, 60), (10, 20, 0, 20)])
-def test_a_pictures_own_margins_are_not_bars(margins: tuple[int, int, int, int]) -> None:
+def test_a_pictures_own_margins_are_notpad_to_aspect(margins: tuple[int, int, int, int]) -> None:
     """Margins on all sides (a framed print), on one side, or lopsided: all kept."""
     left, top, right, bottom = margins
     photo = synthetic_photo(10, (200, 160))
@@ -92,7 +82,7 @@ def test_one_colour_all_over_and_tiny_pictures_are_left_alone() -> None:
     assert bar_box(Image.new("RGB", (5, 5), (0, 0, 0))) is None
 
 
-def test_too_little_left_inside_means_no_bars() -> None:
+def test_too_little_left_inside_means_nopad_to_aspect() -> None:
     """A thin strip between two wide dark areas is a picture, not bars around a picture."""
     strip = Image.new("RGB", (400, 400), (0, 0, 0))
     strip.paste(synthetic_photo(8, (400, 60)), (0, 170))
@@ -102,7 +92,7 @@ def test_too_little_left_inside_means_no_bars() -> None:
 def test_trim_stretch_mode_makes_a_letterboxed_file_load_like_its_original(tmp_path: Path) -> None:
     photo = synthetic_photo(9, (480, 320))
     original = save(photo, tmp_path / "original.png")
-    letterboxed = save(_bars(photo, 1.0), tmp_path / "letterboxed.jpg", quality=85)
+    letterboxed = save(pad_to_aspect(photo, 1.0), tmp_path / "letterboxed.jpg", quality=85)
     plain = load_for_model(original, 64, "trim-stretch").pixels.astype(np.float32)
     trimmed = load_for_model(letterboxed, 64, "trim-stretch").pixels.astype(np.float32)
     stretched = load_for_model(letterboxed, 64, "stretch").pixels.astype(np.float32)
