@@ -11,12 +11,14 @@ grouped. Every method sees the same files and is judged on the same pairs:
 
 Methods: dupfinder's model alone at its card's threshold (every pair scored on its own); the
 engine as users see it (the same model and threshold, plus exact-copy clusters and the grouping
-rules of `dupfinder.grouping`: a pair counts as found when both files land in one group); and
-pHash and dHash (the `imagehash` package) at Hamming distance <= 10, the common default.
+rules of `dupfinder.grouping`, including the card's pHash confirmation of pairs just below the
+threshold: a pair counts as found when both files land in one group); and pHash and dHash (the
+`imagehash` package) at Hamming distance <= 10, the common default.
 
 `--split val --calibrate` runs the same protocol on the validation split instead and writes the
-threshold that reaches the target pair precision there into the model's card: the threshold is
-chosen on exactly the kind of population the test split then measures, never on the test split.
+threshold that reaches the target pair precision there into the model's card, then the widest pHash
+confirmation rule that keeps that precision: both are chosen on exactly the kind of population the
+test split then measures, never on the test split.
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ import numpy as np
 
 from benchmarks.pairs import PairSet, evaluate_method, loosest_threshold, negative_scores, positive_scores
 from dupfinder.embedder import Embedder
-from dupfinder.grouping import NeighbourGraph
+from dupfinder.grouping import HashConfirm, NeighbourGraph
 from dupfinder.hashing import content_hash, exact_clusters, fingerprint, safe
 from dupfinder.imaging import DecodeError, load_for_model, open_oriented_rgb
 from dupfinder.modelcard import card_path_for
@@ -51,6 +53,9 @@ TIER_LEVELS: dict[str, tuple[str, ...]] = {
 GATES = {"precision": 0.99, "easy": 0.99, "medium": 0.95, "hard": 0.85, "over_phash_points": 20.0}
 HASH_MAX_DISTANCE = 10
 DEFAULT_CORPUS = Path.home() / ".cache" / "dupfinder" / "corpus"
+# The pHash confirmation rules `--calibrate` tries: similarity margins below the threshold, bits.
+CONFIRM_MARGINS = (0.02, 0.04, 0.06, 0.08, 0.10, 0.12, 0.15, 0.20)
+CONFIRM_DISTANCES = tuple(range(0, 11))
 
 
 @dataclass
@@ -115,27 +120,36 @@ def build_files(corpus: Path, work: Path, originals: int, seed: int, split: str 
     return BenchFiles(paths, np.array(source), np.array(is_original), transform, hard_pairs)
 
 
-def embed_files(paths: list[Path], embedder: Embedder,
-                workers: int) -> tuple[np.ndarray, list[tuple[int, int]]]:
-    """Model embeddings through the engine's own decode path, and each file's pixel size."""
+@dataclass
+class Embedded:
+    """What the engine's decode and model give for each file."""
+
+    vectors: np.ndarray
+    sizes: list[tuple[int, int]]
+    hashes: np.ndarray  # the engine's own pHash (uint64), as the cache stores it
+
+
+def embed_files(paths: list[Path], embedder: Embedder, workers: int) -> Embedded:
+    """Model embeddings through the engine's own decode path, each file's pixel size and pHash."""
     size, mode = embedder.card.input_size, embedder.card.resize
 
-    def decode(path: Path) -> tuple[np.ndarray, tuple[int, int]]:
+    def decode(path: Path) -> tuple[np.ndarray, tuple[int, int], int]:
         try:
             decoded = load_for_model(path, size, mode)  # type: ignore[arg-type]
-            return decoded.pixels, (decoded.width, decoded.height)
+            return decoded.pixels, (decoded.width, decoded.height), decoded.phash
         except DecodeError:
-            return np.zeros((size, size, 3), np.uint8), (0, 0)
+            return np.zeros((size, size, 3), np.uint8), (0, 0), 0
 
     with ThreadPoolExecutor(workers) as pool:
         decoded = list(pool.map(decode, paths))
     pixels = [d[0] for d in decoded]
     vectors = np.vstack([embedder.embed(np.stack(pixels[i:i + 64])) for i in range(0, len(pixels), 64)])
-    return vectors, [d[1] for d in decoded]
+    return Embedded(vectors, [d[1] for d in decoded], np.array([d[2] for d in decoded], np.uint64))
 
 
 def engine_groups(paths: list[Path], vectors: np.ndarray, sizes: list[tuple[int, int]],
-                  threshold: float) -> np.ndarray:
+                  threshold: float, hashes: np.ndarray | None = None,
+                  confirm: HashConfirm | None = None) -> np.ndarray:
     """The group id the engine gives each file (-1: in no group), as a scan would group them."""
     records = []
     for path, (width, height) in zip(paths, sizes):
@@ -145,7 +159,8 @@ def engine_groups(paths: list[Path], vectors: np.ndarray, sizes: list[tuple[int,
     sizes_of = {r.path: r.bytes for r in records}
     clusters = exact_clusters(sizes_of, safe(content_hash), safe(lambda p: fingerprint(p, sizes_of[p])))
     graph = NeighbourGraph(records, vectors, [[index_of[p] for p in c] for c in clusters],
-                           floor=min(threshold, 0.5))
+                           floor=min(threshold, 0.5),
+                           hashes=None if hashes is None else [int(h) for h in hashes], confirm=confirm)
     group_of = np.full(len(records), -1, np.int64)
     for group in graph.groups(threshold):
         for member in group.members:
@@ -170,7 +185,7 @@ def hash_files(paths: list[Path], kind: str, workers: int) -> np.ndarray:
 
 
 def run(corpus: Path, model: Path, originals: int, workers: int, seed: int, work: Path,
-        split: str = "test", threshold: float | None = None) -> dict[str, Any]:
+        split: str = "test", threshold: float | None = None, hash_confirm: bool = True) -> dict[str, Any]:
     files = build_files(corpus, work, originals, seed, split)
     pairs = PairSet(files.source, files.is_original, files.transform, files.hard_negatives, TIER_LEVELS)
     embedder = Embedder(model)
@@ -181,15 +196,18 @@ def run(corpus: Path, model: Path, originals: int, workers: int, seed: int, work
         "files": len(files.paths), "positive_pairs": pairs.positive_count,
         "negative_pairs": pairs.negative_count, "hard_negative_pairs": len(files.hard_negatives),
         "model": embedder.card.name, "model_sha256": embedder.sha256, "threshold": threshold,
+        "hash_confirm": embedder.card.hash_confirm if hash_confirm else {},
         "methods": {},
     }
     start = time.perf_counter()
-    vectors, sizes = embed_files(files.paths, embedder, workers)
+    embedded = embed_files(files.paths, embedder, workers)
+    vectors = embedded.vectors
     seconds = time.perf_counter() - start
     results["methods"]["dupfinder"] = evaluate_method(
         pairs, lambda rows: vectors[rows] @ vectors.T, threshold, seconds)
     start = time.perf_counter()
-    group_of = engine_groups(files.paths, vectors, sizes, threshold)
+    group_of = engine_groups(files.paths, vectors, embedded.sizes, threshold, embedded.hashes,
+                             embedder.card.confirm_rule if hash_confirm else None)
     grouping_seconds = time.perf_counter() - start
     results["methods"]["engine"] = evaluate_method(
         pairs, lambda rows: ((group_of[rows, None] == group_of[None, :]) & (group_of[rows, None] >= 0))
@@ -225,24 +243,55 @@ def calibrate(corpus: Path, model: Path, originals: int, workers: int, seed: int
 
     files = build_files(corpus, work, originals, seed, "val")
     pairs = PairSet(files.source, files.is_original, files.transform, files.hard_negatives, TIER_LEVELS)
-    embedder = Embedder(model)
-    vectors, _ = embed_files(files.paths, embedder, workers)
+    embedded = embed_files(files.paths, Embedder(model), workers)
+    vectors, hashes = embedded.vectors, embedded.hashes
+
     def cosine(rows: np.ndarray) -> np.ndarray:
         return vectors[rows] @ vectors.T
+
+    def bits(rows: np.ndarray) -> np.ndarray:
+        return np.bitwise_count(hashes[rows, None] ^ hashes[None, :]).astype(np.int16)
 
     positive, negative = positive_scores(pairs, cosine), negative_scores(pairs, cosine)
     labels = np.r_[np.ones(len(positive), bool), np.zeros(len(negative), bool)]
     found = calibrate_threshold(np.r_[positive, negative], labels, target)
+    rule = choose_hash_confirm((positive, positive_scores(pairs, bits)),
+                               (negative, negative_scores(pairs, bits)), found.min_similarity, target)
     return {"split": "val", "protocol": "benchmarks.accuracy", "originals": int(files.is_original.sum()),
             "files": len(files.paths), "positive_pairs": len(positive), "negative_pairs": len(negative),
-            "seed": seed, **found.to_dict()}
+            "seed": seed, **found.to_dict(), "hash_confirm": rule}
+
+
+def choose_hash_confirm(positive: tuple[np.ndarray, np.ndarray], negative: tuple[np.ndarray, np.ndarray],
+                        threshold: float, target: float) -> dict[str, Any]:
+    """The pHash rule adding the most recall while pair precision stays at `target` or above.
+
+    `positive` and `negative` are (cosine, pHash bits) per pair. Returns {} when no rule keeps the
+    precision, else the rule with its recall and precision on these pairs (ties: the narrower rule).
+    """
+    (pos_cos, pos_bits), (neg_cos, neg_bits) = positive, negative
+    best: dict[str, Any] = {}
+    best_found = int(np.sum(pos_cos >= threshold))
+    for margin in CONFIRM_MARGINS:
+        for max_distance in CONFIRM_DISTANCES:
+            found = (pos_cos >= threshold) | ((pos_cos >= threshold - margin) & (pos_bits <= max_distance))
+            false = (neg_cos >= threshold) | ((neg_cos >= threshold - margin) & (neg_bits <= max_distance))
+            true_count, false_count = int(found.sum()), int(false.sum())
+            precision = true_count / max(1, true_count + false_count)
+            if precision >= target and true_count > best_found:
+                best_found = true_count
+                best = {"margin": margin, "max_distance": max_distance,
+                        "recall": true_count / max(1, len(pos_cos)), "precision": precision}
+    return best
 
 
 def write_threshold(model: Path, calibration: dict[str, Any]) -> None:
-    """Store the calibrated threshold as the card's default, with how it was found."""
+    """Store the calibrated threshold (and pHash rule) as the card's defaults, with how they were found."""
     path = card_path_for(model)
     card = json.loads(path.read_text(encoding="utf-8"))
     card["default_threshold"] = calibration["min_similarity"]
+    rule = calibration.get("hash_confirm") or {}
+    card["hash_confirm"] = {key: rule[key] for key in ("margin", "max_distance")} if rule else {}
     card.setdefault("evaluation", {})["benchmark_calibration"] = calibration
     path.write_text(json.dumps(card, indent=2) + "\n", encoding="utf-8")
 
@@ -264,6 +313,13 @@ def check_gates(results: dict[str, Any]) -> dict[str, Any]:
             for name, (value, needed) in gates.items()}
 
 
+def _engine_label(rule: dict[str, Any]) -> str:
+    if not rule:
+        return "dupfinder engine (model + exact copies + grouping)"
+    return (f"dupfinder engine (model + exact copies + grouping + pHash ≤ {rule['max_distance']} "
+            f"within {rule['margin']:.2f} below the threshold)")
+
+
 def markdown(results: dict[str, Any]) -> str:
     """The README's table: one row per method."""
     lines = ["| method | precision | recall easy | recall medium | recall hard | F1 | pair AP | "
@@ -271,7 +327,7 @@ def markdown(results: dict[str, Any]) -> str:
     for name, m in results["methods"].items():
         distance = f"{64 - m['min_similarity']:.0f}"
         label = {"dupfinder": f"dupfinder model alone ({results['model']}, ≥ {results['threshold']:.3f})",
-                 "engine": "dupfinder engine (model + exact copies + grouping)",
+                 "engine": _engine_label(results.get("hash_confirm") or {}),
                  "phash": "pHash (Hamming ≤ 10)", "dhash": "dHash (Hamming ≤ 10)",
                  "phash-matched": f"pHash at the model's precision (Hamming ≤ {distance})",
                  "dhash-matched": f"dHash at the model's precision (Hamming ≤ {distance})"}[name]
@@ -295,6 +351,8 @@ def main() -> None:
     parser.add_argument("--calibrate", action="store_true",
                         help="with --split val: write the threshold reaching --target-precision to the card")
     parser.add_argument("--target-precision", type=float, default=GATES["precision"])
+    parser.add_argument("--no-hash-confirm", action="store_true",
+                        help="group the engine's row without the card's pHash confirmation (to measure it)")
     parser.add_argument("--work", type=Path, default=Path.home() / ".cache" / "dupfinder" / "bench")
     parser.add_argument("--out", type=Path, default=None,
                         help="default: benchmarks/results/accuracy.json (accuracy-val.json for val)")
@@ -310,7 +368,8 @@ def main() -> None:
         write_threshold(model, calibration)
         print(json.dumps(calibration, indent=2))
         return
-    results = run(args.corpus, model, args.originals, args.workers, args.seed, args.work, args.split)
+    results = run(args.corpus, model, args.originals, args.workers, args.seed, args.work, args.split,
+                  hash_confirm=not args.no_hash_confirm)
     out = args.out or Path("benchmarks/results") / ("accuracy.json" if args.split == "test"
                                                     else f"accuracy-{args.split}.json")
     out.parent.mkdir(parents=True, exist_ok=True)

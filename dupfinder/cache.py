@@ -3,7 +3,8 @@
 Three tables. `files` maps a path to its size, modification time (real `st_mtime_ns`) and
 fingerprint. `contents` holds what is true of the bytes (pixel size, full content hash), keyed by
 fingerprint, size and mtime, so a file that was only moved or renamed (same bytes, same mtime) is
-recognised without decoding it. `embeddings` holds one vector per content and model hash.
+recognised without decoding it. `embeddings` holds one vector per content and model hash, with the
+perceptual hash taken from the same decode (it depends on the model's resize rule).
 Only parameterised SQL; one rebuild if the file is corrupt; a schema-version row.
 """
 
@@ -18,9 +19,11 @@ from pathlib import Path
 
 import numpy as np
 
+from dupfinder import phash
+
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: embeddings carry the pHash
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -33,7 +36,7 @@ CREATE TABLE IF NOT EXISTS contents (
     PRIMARY KEY (fingerprint, size, mtime_ns));
 CREATE TABLE IF NOT EXISTS embeddings (
     fingerprint TEXT NOT NULL, size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL,
-    model TEXT NOT NULL, vector BLOB NOT NULL,
+    model TEXT NOT NULL, vector BLOB NOT NULL, phash INTEGER,
     PRIMARY KEY (fingerprint, size, mtime_ns, model));
 """
 
@@ -62,6 +65,7 @@ class CachedImage:
     width: int
     height: int
     vector: np.ndarray
+    phash: int
 
 
 class EmbeddingCache:
@@ -96,7 +100,8 @@ class EmbeddingCache:
             row = db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
             if row is not None and int(row[0]) != SCHEMA_VERSION:
                 # An older layout: start afresh rather than migrate a cache.
-                db.executescript("DELETE FROM files; DELETE FROM contents; DELETE FROM embeddings;")
+                db.executescript("DROP TABLE files; DROP TABLE contents; DROP TABLE embeddings;")
+                db.executescript(_SCHEMA)
             db.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
             db.commit()
         except sqlite3.DatabaseError:
@@ -119,28 +124,30 @@ class EmbeddingCache:
         )
 
     def image(self, key: ContentKey, model: str) -> CachedImage | None:
-        """Pixel size and embedding for these bytes under this model, if cached."""
+        """Pixel size, embedding and pHash for these bytes under this model, if cached."""
         row = self._db.execute(
-            "SELECT c.width, c.height, e.vector FROM contents c JOIN embeddings e "
+            "SELECT c.width, c.height, e.vector, e.phash FROM contents c JOIN embeddings e "
             "ON e.fingerprint=c.fingerprint AND e.size=c.size AND e.mtime_ns=c.mtime_ns "
             "WHERE c.fingerprint=? AND c.size=? AND c.mtime_ns=? AND e.model=?",
             (key.fingerprint, key.size, key.mtime_ns, model),
         ).fetchone()
-        if row is None or row[0] is None:
+        if row is None or row[0] is None or row[3] is None:
             return None
-        return CachedImage(row[0], row[1], np.frombuffer(row[2], dtype=np.float32).copy())
+        return CachedImage(row[0], row[1], np.frombuffer(row[2], dtype=np.float32).copy(),
+                           phash.from_signed(row[3]))
 
     def store_image(self, key: ContentKey, model: str, width: int, height: int,
-                    vector: np.ndarray) -> None:
+                    vector: np.ndarray, perceptual_hash: int) -> None:
         self._db.execute(
             "INSERT INTO contents (fingerprint, size, mtime_ns, width, height) VALUES (?, ?, ?, ?, ?) "
             "ON CONFLICT DO UPDATE SET width=excluded.width, height=excluded.height",
             (key.fingerprint, key.size, key.mtime_ns, width, height),
         )
         self._db.execute(
-            "INSERT OR REPLACE INTO embeddings VALUES (?, ?, ?, ?, ?)",
+            "INSERT OR REPLACE INTO embeddings VALUES (?, ?, ?, ?, ?, ?)",
             (key.fingerprint, key.size, key.mtime_ns, model,
-             np.ascontiguousarray(vector, dtype=np.float32).tobytes()),
+             np.ascontiguousarray(vector, dtype=np.float32).tobytes(),
+             phash.to_signed(perceptual_hash)),
         )
 
     def content_hash(self, key: ContentKey) -> str | None:

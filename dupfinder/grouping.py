@@ -9,6 +9,10 @@ Groups never chain unrelated pictures through intermediates: the best copies bec
 first, and every other picture joins the reference it is most similar to, only if it matches
 that reference directly, and a link much weaker than both pictures' best matches (two different
 photos that each have real copies) is not followed.
+
+With a `HashConfirm` rule (from the model card), a pair a little below the threshold still links
+when the two pictures' perceptual hashes agree almost exactly: recoloured copies that the
+embedding scores low keep pHash's layout bits, while look-alike drawings rarely do.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from dupfinder.phash import distance
 from dupfinder.report import Group, ImageRecord, Member
 
 DEFAULT_NEIGHBOURS = 32
@@ -36,6 +41,23 @@ def quality_key(record: ImageRecord) -> tuple[int, int, float, str]:
 
 
 @dataclass(frozen=True)
+class HashConfirm:
+    """Below the threshold by at most `margin`, a pair links if its pHashes differ by at most
+    `max_distance` bits. Calibrated with the threshold (`benchmarks.accuracy --calibrate`)."""
+
+    margin: float
+    max_distance: int
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.margin <= 1.0:
+            raise ValueError(f"Invalid value for `margin`: expected a similarity step in [0, 1], "
+                             f"received: margin={self.margin!r}")
+        if not 0 <= self.max_distance <= 64:
+            raise ValueError(f"Invalid value for `max_distance`: expected 0..64 bits, "
+                             f"received: max_distance={self.max_distance!r}")
+
+
+@dataclass(frozen=True)
 class Neighbour:
     index: int  # into the graph's records
     similarity: float
@@ -46,13 +68,19 @@ class NeighbourGraph:
 
     def __init__(self, records: Sequence[ImageRecord], vectors: np.ndarray,
                  exact: Iterable[Sequence[int]] = (), floor: float = 0.5,
-                 neighbours: int = DEFAULT_NEIGHBOURS, threads: int = 1) -> None:
+                 neighbours: int = DEFAULT_NEIGHBOURS, threads: int = 1,
+                 hashes: Sequence[int] | None = None, confirm: HashConfirm | None = None) -> None:
         if len(records) != len(vectors):
             raise ValueError(f"{len(records)} records but {len(vectors)} vectors")
+        if hashes is not None and len(hashes) != len(records):
+            raise ValueError(f"{len(records)} records but {len(hashes)} perceptual hashes")
         self.records = list(records)
         self.floor = floor
         self.clusters = _clusters(len(self.records), exact, self.records)
         self.representatives = [cluster[0] for cluster in self.clusters]
+        # Byte-identical files share a hash, so a cluster's representative speaks for it.
+        self._hashes = None if hashes is None else [int(hashes[i]) for i in self.representatives]
+        self.confirm = confirm if hashes is not None else None
         self._rep_vectors = np.ascontiguousarray(
             vectors[self.representatives] if self.representatives else vectors[:0], dtype=np.float32)
         self._index = _build_index(self._rep_vectors, threads)
@@ -118,13 +146,23 @@ class NeighbourGraph:
                    ignored: frozenset[PathPair]) -> dict[int, dict[int, float]]:
         adjacency: dict[int, dict[int, float]] = {}
         for (a, b), similarity in self.edges.items():
-            if similarity < threshold or self._is_ignored(a, b, ignored):
+            if similarity < threshold and not self._hash_confirmed(a, b, similarity, threshold):
+                continue
+            if self._is_ignored(a, b, ignored):
                 continue
             if similarity < min(self.best[a], self.best[b]) - RIVAL_MARGIN:
                 continue
             adjacency.setdefault(a, {})[b] = similarity
             adjacency.setdefault(b, {})[a] = similarity
         return adjacency
+
+    def _hash_confirmed(self, a: int, b: int, similarity: float, threshold: float) -> bool:
+        """A pair just below the threshold whose perceptual hashes nearly agree."""
+        if self.confirm is None or self._hashes is None:
+            return False
+        if similarity < max(threshold - self.confirm.margin, self.floor):
+            return False
+        return distance(self._hashes[a], self._hashes[b]) <= self.confirm.max_distance
 
     def _is_ignored(self, a: int, b: int, ignored: frozenset[PathPair]) -> bool:
         if not ignored:

@@ -4,7 +4,8 @@ One function, `load_for_model`, is shared by the scan engine and the trainer so 
 inference sees. It decodes with Pillow, lets JPEG decode at a reduced scale (`draft`), honours the
 EXIF orientation, flattens transparency onto white and converts every mode to 8-bit RGB, then
 resizes to the square input by the card's rule (`trim-stretch` cuts letterbox/pillarbox bars first,
-so a copy with bars added is seen as the picture inside them).
+so a copy with bars added is seen as the picture inside them). The same decode also gives the
+picture's perceptual hash (`dupfinder.phash`), taken of what is inside the bars.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import numpy as np
 from PIL import Image, ImageOps
 
 from dupfinder.bars import trim_bars
+from dupfinder.phash import perceptual_hash
 
 ResizeMode = Literal["stretch", "pad", "trim-stretch"]
 # trim-stretch: cut letterbox/pillarbox bars (`dupfinder.bars`), then stretch.
@@ -41,6 +43,7 @@ class DecodedImage:
     pixels: np.ndarray  # uint8, (size, size, 3), RGB
     width: int  # original size, after EXIF orientation
     height: int
+    phash: int  # 64-bit perceptual hash of the picture inside any bars
 
 
 def _oriented_size(image: Image.Image) -> tuple[int, int]:
@@ -108,13 +111,18 @@ def open_oriented_rgb(path: Path | BinaryIO,
 
 
 def load_for_model(path: Path, size: int, mode: ResizeMode = "stretch") -> DecodedImage:
-    """Decode a file into the model's input: (size, size, 3) uint8 RGB, plus its pixel size."""
+    """Decode a file into the model's input: (size, size, 3) uint8 RGB, its pixel size and pHash."""
     rgb, width, height = open_oriented_rgb(path, draft_size=size)
     try:
+        if mode == "trim-stretch":
+            rgb, mode = trim_bars(rgb), "stretch"
         resized = resize_for_model(rgb, size, mode)
+        # pHash squeezes to 32×32 anyway, so the stretched input serves (0.1 ms, not 12 ms).
+        stretched = resized if mode == "stretch" else resize_for_model(rgb, size, "stretch")
+        phash = perceptual_hash(stretched)
     except (OSError, ValueError, MemoryError) as error:
         raise DecodeError(_describe(error)) from error
-    return DecodedImage(np.asarray(resized, dtype=np.uint8), width, height)
+    return DecodedImage(np.asarray(resized, dtype=np.uint8), width, height, phash)
 
 
 def _describe(error: BaseException) -> str:

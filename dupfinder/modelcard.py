@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from dupfinder.grouping import HashConfirm
 from dupfinder.imaging import RESIZE_MODES
 
 CARD_FORMAT = "dupfinder-model-card"
@@ -27,6 +28,9 @@ class ModelCard:
     """Facts about one exported embedding model.
 
     `default_threshold` is a minimum cosine similarity: pairs at or above it are duplicates.
+    `hash_confirm` ({"margin": m, "max_distance": d}, or empty for none) lets the engine accept a
+    pair up to m below the threshold when the pHashes differ by at most d bits; it is calibrated
+    together with the threshold, so it belongs to the model.
     """
 
     name: str
@@ -39,6 +43,7 @@ class ModelCard:
     preprocessing: str = "inside the graph"
     provenance: dict[str, Any] = field(default_factory=dict)
     evaluation: dict[str, Any] = field(default_factory=dict)
+    hash_confirm: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         _check(self.input_size >= 8, "input_size", "expected >= 8", self.input_size)
@@ -52,6 +57,19 @@ class ModelCard:
         _check(self.input_layout == "NHWC", "input_layout", "expected 'NHWC'", self.input_layout)
         _check(self.input_dtype == "uint8", "input_dtype", "expected 'uint8'", self.input_dtype)
         _check(self.resize in RESIZE_MODES, "resize", f"expected one of {RESIZE_MODES}", self.resize)
+        try:
+            self.confirm_rule  # noqa: B018 - validates the rule's fields
+        except (KeyError, TypeError, ValueError) as error:
+            raise ModelCardError(f"Invalid value for `hash_confirm`: expected {{'margin': float, "
+                                 f"'max_distance': int}} or {{}}, received: "
+                                 f"hash_confirm={self.hash_confirm!r} ({error})") from error
+
+    @property
+    def confirm_rule(self) -> HashConfirm | None:
+        """The pHash confirmation rule for pairs just below the threshold, if the card has one."""
+        if not self.hash_confirm:
+            return None
+        return HashConfirm(float(self.hash_confirm["margin"]), int(self.hash_confirm["max_distance"]))
 
     def to_json(self) -> str:
         """The card as written beside the model (stable key order, readable)."""
@@ -66,6 +84,9 @@ class ModelCard:
             f"embedding: {self.embedding_dim} dimensions",
             f"Default threshold: similarity ≥ {self.default_threshold:.4f}",
         ]
+        if (rule := self.confirm_rule) is not None:
+            lines.append(f"Also grouped: similarity ≥ threshold − {rule.margin:.2f} when the "
+                         f"perceptual hashes differ by ≤ {rule.max_distance} bits")
         for key in ("corpus", "command", "device", "training_seconds", "trained_at"):
             if key in self.provenance:
                 value = self.provenance[key]

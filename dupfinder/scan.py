@@ -56,6 +56,16 @@ class ScanResult:
 
 
 @dataclass
+class _Collected:
+    """What a scan gathers per picture, in step: record, embedding, content key, pHash."""
+
+    records: list[ImageRecord]
+    vectors: list[np.ndarray]
+    keys: list[ContentKey]
+    hashes: list[int]
+
+
+@dataclass
 class _Pending:
     found: FoundFile
     key: ContentKey
@@ -77,11 +87,12 @@ class Scanner:
         records: list[ImageRecord] = []
         vectors: list[np.ndarray] = []
         keys: list[ContentKey] = []
+        hashes: list[int] = []
         try:
             found = discover(options.roots, options.discover, job)
             report.errors.extend(FileError(p, e) for p, e in found.errors)
             report.stats.files = len(found.files)
-            self._collect(found.files, options, job, report, (records, vectors, keys))
+            self._collect(found.files, options, job, report, _Collected(records, vectors, keys, hashes))
         except Cancelled:
             report.cancelled = True
         finally:
@@ -90,7 +101,8 @@ class Scanner:
         exact = [] if report.cancelled else self._exact_clusters(records, keys, job)
         job.progress("group", 0, 1)
         graph = NeighbourGraph(records, matrix, exact, floor=min(threshold, 0.5),
-                               threads=options.workers)
+                               threads=options.workers, hashes=hashes,
+                               confirm=self.embedder.card.confirm_rule)
         report.groups = graph.groups(threshold)
         job.progress("group", 1, 1)
         report.stats.images = len(records)
@@ -99,9 +111,9 @@ class Scanner:
         return ScanResult(report, graph, matrix)
 
     def _collect(self, files: list[FoundFile], options: ScanOptions, job: Job, report: Report,
-                 out: tuple[list[ImageRecord], list[np.ndarray], list[ContentKey]]) -> None:
-        """Fill records/vectors/keys from the cache and by decoding and embedding the misses."""
-        records, vectors, keys = out
+                 out: _Collected) -> None:
+        """Fill `out` from the cache and by decoding and embedding the misses."""
+        records, vectors, keys, hashes = out.records, out.vectors, out.keys, out.hashes
         model = self.embedder.cache_key
         misses: list[_Pending] = []
         with ThreadPoolExecutor(max_workers=options.workers, thread_name_prefix="decode") as pool:
@@ -114,16 +126,19 @@ class Scanner:
                 records.append(_record(found, cached.width, cached.height))
                 vectors.append(cached.vector)
                 keys.append(key)
+                hashes.append(cached.phash)
                 report.stats.cached += 1
             job.progress("embed", report.stats.cached, len(files))
             for batch in self._decoded_batches(misses, pool, options.batch_size, job, report):
                 embedded = self.embedder.embed(np.stack([image.pixels for _, image in batch]))
                 for (pending, image), vector in zip(batch, embedded):
-                    self.cache.store_image(pending.key, model, image.width, image.height, vector)
+                    self.cache.store_image(pending.key, model, image.width, image.height, vector,
+                                           image.phash)
                     self.cache.remember_path(pending.found.path, pending.key)
                     records.append(_record(pending.found, image.width, image.height))
                     vectors.append(vector)
                     keys.append(pending.key)
+                    hashes.append(image.phash)
                 self.cache.commit()
                 job.progress("embed", len(records) + len(report.errors), len(files),
                              batch[-1][0].found.path)

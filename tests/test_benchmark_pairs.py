@@ -88,9 +88,11 @@ def test_write_threshold_keeps_the_rest_of_the_card(tmp_path: Path) -> None:
     model.write_bytes(b"")
     card = {"name": "m", "default_threshold": 0.5, "evaluation": {"held_out": {"ap": 0.9}}}
     model.with_suffix(".json").write_text(json.dumps(card))
-    write_threshold(model, {"min_similarity": 0.93, "precision": 0.99, "recall": 0.6, "split": "val"})
+    write_threshold(model, {"min_similarity": 0.93, "precision": 0.99, "recall": 0.6, "split": "val",
+                            "hash_confirm": {"margin": 0.1, "max_distance": 2, "recall": 0.7}})
     written = json.loads(model.with_suffix(".json").read_text())
     assert written["default_threshold"] == 0.93 and written["name"] == "m"
+    assert written["hash_confirm"] == {"margin": 0.1, "max_distance": 2}
     assert written["evaluation"]["held_out"] == {"ap": 0.9}
     assert written["evaluation"]["benchmark_calibration"]["split"] == "val"
 
@@ -104,3 +106,18 @@ def test_loosest_threshold_reaches_the_precision_asked() -> None:
     assert loosest_threshold(positive, negative, [0.5, 0.6, 0.8], 0.7) == 0.6
     assert loosest_threshold(positive, negative, [0.5, 0.6, 0.8], 0.99) == 0.8
     assert loosest_threshold(positive, negative, [0.5, 0.95], 0.99) is None
+
+
+def test_hash_confirm_rule_adds_recall_only_while_precision_holds() -> None:
+    from benchmarks.accuracy import choose_hash_confirm
+
+    # Positives: two above the threshold 0.9, two recoloured copies at 0.85 with near-equal hashes.
+    positive = (np.array([0.95, 0.93, 0.85, 0.85]), np.array([0, 1, 1, 2]))
+    # Negatives: a look-alike at 0.86 whose hash is 5 bits away, others far below.
+    negative = (np.array([0.86, 0.2, 0.1]), np.array([5, 30, 2]))
+    rule = choose_hash_confirm(positive, negative, threshold=0.9, target=0.99)
+    assert rule["max_distance"] in (2, 3, 4) and rule["margin"] >= 0.06
+    assert rule["recall"] == 1.0 and rule["precision"] == 1.0
+    # When every candidate rule lets the look-alike in, there is no rule.
+    crowded = (np.array([0.86, 0.86]), np.array([1, 2]))
+    assert choose_hash_confirm((np.array([0.95, 0.85]), np.array([0, 1])), crowded, 0.9, 0.99) == {}

@@ -72,15 +72,39 @@ def test_corrupt_cache_file_is_rebuilt(tiny_model: Path, photos: Path, tmp_path:
 def test_vectors_round_trip_exactly(tmp_path: Path) -> None:
     vector = np.random.default_rng(0).normal(size=48).astype(np.float32)
     key = ContentKey("abc", 10, 20)
+    high_bit_hash = (1 << 63) | 12345  # above SQLite's signed range: stored as a negative number
     with EmbeddingCache(tmp_path / "c.db") as cache:
-        cache.store_image(key, "model", 640, 480, vector)
+        cache.store_image(key, "model", 640, 480, vector, high_bit_hash)
         cache.store_content_hash(key, "digest")
     with EmbeddingCache(tmp_path / "c.db") as cache:
         hit = cache.image(key, "model")
         assert hit is not None and (hit.width, hit.height) == (640, 480)
         assert np.array_equal(hit.vector, vector)
+        assert hit.phash == high_bit_hash
         assert cache.content_hash(key) == "digest"
         assert cache.image(key, "another model") is None
+
+
+def test_a_cache_of_the_older_layout_is_started_afresh(tmp_path: Path) -> None:
+    """Version 1 had no pHash column; opening it must neither fail nor serve rows without one."""
+    import sqlite3
+
+    old = sqlite3.connect(tmp_path / "c.db")
+    old.executescript(
+        "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+        "INSERT INTO meta VALUES ('schema_version', '1');"
+        "CREATE TABLE embeddings (fingerprint TEXT NOT NULL, size INTEGER NOT NULL, "
+        "mtime_ns INTEGER NOT NULL, model TEXT NOT NULL, vector BLOB NOT NULL, "
+        "PRIMARY KEY (fingerprint, size, mtime_ns, model));"
+        "INSERT INTO embeddings VALUES ('abc', 10, 20, 'model', x'00000000');")
+    old.commit()
+    old.close()
+    key = ContentKey("abc", 10, 20)
+    with EmbeddingCache(tmp_path / "c.db") as cache:
+        assert cache.image(key, "model") is None
+        cache.store_image(key, "model", 4, 4, np.ones(4, np.float32), 7)
+        hit = cache.image(key, "model")
+        assert hit is not None and hit.phash == 7
 
 
 def test_in_memory_cache_keeps_nothing(tiny_model: Path, photos: Path) -> None:

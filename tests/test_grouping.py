@@ -169,3 +169,34 @@ def test_exact_copy_counts_as_a_perfect_match_for_the_rival_filter(rng: np.rando
     graph = NeighbourGraph(records, np.stack([b, b, a, copy_of_a]).astype(np.float32), exact=[[0, 1]])
     kinds = sorted((g.kind, g.reference.image.path) for g in graph.groups(0.85))
     assert kinds == [("exact", "/b-backup.jpg"), ("near", "/a.jpg")]  # equal copies: path order
+
+
+def test_a_pair_just_below_the_threshold_links_only_when_the_phashes_agree(
+        rng: np.random.Generator) -> None:
+    from dupfinder.grouping import HashConfirm
+
+    a = _unit(rng.normal(size=(1, 16)))[0]
+    direction = _unit(rng.normal(size=(1, 16)))[0]
+    copy = _at_angle(a, direction, 0.88)       # a recoloured copy the model scores low
+    look_alike = _at_angle(a, -direction, 0.88)  # a different drawing, just as close
+    vectors = np.stack([a, copy, look_alike]).astype(np.float32)
+    hashes = [0xF0F0_F0F0_0000_FFFF, 0xF0F0_F0F0_0000_FFFE, 0x0F0F_0F0F_FFFF_0000]
+    rule = HashConfirm(margin=0.05, max_distance=2)
+    graph = NeighbourGraph(_records(3), vectors, hashes=hashes, confirm=rule)
+    assert _paths(graph, 0.9) == [{"/p/0000.jpg", "/p/0001.jpg"}]
+    assert graph.groups(0.9)[0].members[1].similarity == pytest.approx(0.88, abs=1e-4)  # shown as is
+    assert _paths(graph, 0.95) == []  # the rule reaches only `margin` below the threshold
+    assert _paths(NeighbourGraph(_records(3), vectors), 0.9) == []  # no hashes, no rule
+    assert _paths(NeighbourGraph(_records(3), vectors, hashes=hashes,
+                                 confirm=HashConfirm(0.05, 0)), 0.9) == []  # one bit is too many
+
+
+def test_hash_confirm_rejects_nonsense() -> None:
+    from dupfinder.grouping import HashConfirm
+
+    with pytest.raises(ValueError, match="margin"):
+        HashConfirm(margin=-0.1, max_distance=4)
+    with pytest.raises(ValueError, match="max_distance"):
+        HashConfirm(margin=0.1, max_distance=65)
+    with pytest.raises(ValueError, match="perceptual hashes"):
+        NeighbourGraph(_records(2), np.eye(2, dtype=np.float32), hashes=[1])

@@ -26,6 +26,8 @@ def test_round_trip_keeps_every_field() -> None:
     ("input_size", 2, "input_size"), ("embedding_dim", 0, "embedding_dim"),
     ("default_threshold", 1.5, "default_threshold"), ("resize", "crop", "resize"),
     ("input_layout", "NCHW", "input_layout"),
+    ("hash_confirm", {"margin": 0.1}, "hash_confirm"),
+    ("hash_confirm", {"margin": 0.1, "max_distance": 99}, "hash_confirm"),
 ])
 def test_invalid_values_are_named(field: str, value: object, message: str) -> None:
     with pytest.raises(ModelCardError, match=f"Invalid value for `{message}`"):
@@ -57,3 +59,11 @@ def test_card_lives_beside_the_model(tmp_path: Path) -> None:
         load_card(model)
     card_path_for(model).write_text(_card().to_json())
     assert load_card(model).input_size == 64
+
+
+def test_hash_confirm_rule_is_read_and_shown() -> None:
+    assert _card().confirm_rule is None
+    card = parse_card(_card(hash_confirm={"margin": 0.08, "max_distance": 2}).to_json())
+    rule = card.confirm_rule
+    assert rule is not None and (rule.margin, rule.max_distance) == (0.08, 2)
+    assert "≤ 2 bits" in card.summary()
