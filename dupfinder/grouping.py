@@ -137,7 +137,8 @@ class NeighbourGraph:
         adjacency = self._adjacency(threshold, ignored)
         assignment = _assign(range(len(self.clusters)), adjacency,
                              key=lambda c: quality_key(self.records[self.clusters[c][0]]))
-        made = (self._make_group(ref, members, adjacency) for ref, members in assignment.items())
+        made = (self._make_group(ref, members, adjacency, threshold)
+                for ref, members in assignment.items())
         groups = [group for group in made if group is not None]
         groups.sort(key=lambda g: (-len(g.members), g.reference.image.path))
         return [Group(index + 1, g.kind, g.members) for index, g in enumerate(groups)]
@@ -171,11 +172,12 @@ class NeighbourGraph:
                    for i in self.clusters[a] for j in self.clusters[b])
 
     def _make_group(self, reference: int, members: list[int],
-                    adjacency: dict[int, dict[int, float]]) -> Group | None:
+                    adjacency: dict[int, dict[int, float]], threshold: float) -> Group | None:
         similarity = {reference: 1.0} | {m: adjacency[reference][m] for m in members}
         ordered = [reference, *sorted(members, key=lambda m: (
             -similarity[m], quality_key(self.records[self.clusters[m][0]])))]
-        result = [Member(self.records[i], similarity[c]) for c in ordered for i in self.clusters[c]]
+        result = [Member(self.records[i], similarity[c], hash_confirmed=similarity[c] < threshold)
+                  for c in ordered for i in self.clusters[c]]
         if len(result) < 2:
             return None
         return Group(0, "near" if members else "exact", tuple(result))

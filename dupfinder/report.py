@@ -34,14 +34,19 @@ class ImageRecord:
 
 @dataclass(frozen=True)
 class Member:
-    """One file in a group, with its similarity to the group's reference (1.0 for the reference)."""
+    """One file in a group, with its similarity to the group's reference (1.0 for the reference).
+
+    `hash_confirmed` marks a member below the threshold that joined because its perceptual hash
+    nearly equals the reference's, so a reader is not puzzled by a similarity under the slider.
+    """
 
     image: ImageRecord
     similarity: float
+    hash_confirmed: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         record = self.image
-        return {
+        payload: dict[str, Any] = {
             "path": record.path,
             "similarity": round(float(self.similarity), 6),
             "width": record.width,
@@ -49,6 +54,14 @@ class Member:
             "bytes": record.bytes,
             "mtime": record.mtime,
         }
+        if self.hash_confirmed:
+            payload["hash_confirmed"] = True
+        return payload
+
+    @property
+    def similarity_text(self) -> str:
+        """The similarity as the window and the text report show it."""
+        return f"{self.similarity:.3f}" + (" (pHash match)" if self.hash_confirmed else "")
 
 
 @dataclass(frozen=True)
@@ -175,7 +188,7 @@ def to_text(report: Report) -> str:
             mark = "*" if index == 0 else " "
             image = member.image
             lines.append(
-                f" {mark} {member.similarity:.3f}  {image.width}x{image.height}  "
+                f" {mark} {member.similarity_text}  {image.width}x{image.height}  "
                 f"{_human_bytes(image.bytes):>10}  {image.path}"
             )
     if report.errors:

