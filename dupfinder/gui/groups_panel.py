@@ -136,6 +136,10 @@ class GroupsPanel(QWidget):
         self.view.scrollTo(index)
         self.groupSelected.emit(self.current_group())
 
+    def shown_groups(self) -> list[Group]:
+        """The groups the filters let through, in the list's order."""
+        return [self.proxy.index(row, 0).data(GROUP_ROLE) for row in range(self.proxy.rowCount())]
+
     def current_group(self) -> Group | None:
         index = self.view.currentIndex()
         return index.data(GROUP_ROLE) if index.isValid() else None

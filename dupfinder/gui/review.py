@@ -71,9 +71,23 @@ class Review:
         self.gone -= set(paths)
         self.refresh()
 
-    def report(self) -> Report:
-        """The groups as shown, in the CLI's report structure (for export)."""
-        return replace(self.result.report, threshold=self.threshold, groups=list(self.groups))
+    def carry_marks(self, earlier: Marks) -> int:
+        """Keep an earlier scan's marks on files that are still in a group; returns how many.
+
+        A mark that would leave a group with every copy marked is not carried: a rescan may have
+        grouped differently, and the clean-up must always keep one copy of each picture.
+        """
+        carried = 0
+        for group in self.groups:
+            marked = [m.image.path for m in group.members if earlier.is_marked(m.image.path)]
+            if marked and not self.marks.would_empty(group, marked):
+                carried += sum(self.marks.mark(path, True) for path in marked)
+        return carried
+
+    def report(self, groups: Sequence[Group] | None = None) -> Report:
+        """The groups as shown (or `groups`, a filtered part), in the CLI's report structure."""
+        chosen = self.groups if groups is None else groups
+        return replace(self.result.report, threshold=self.threshold, groups=list(chosen))
 
     def group_of(self, path: str) -> Group | None:
         return next((g for g in self.groups if any(m.image.path == path for m in g.members)), None)

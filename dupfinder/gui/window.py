@@ -188,7 +188,9 @@ class MainWindow(QMainWindow):
             self.empty.set_hint("Scanning… the groups appear here when it is done.")
 
     def _scan_finished(self, result: ScanResult) -> None:
+        earlier = self.review
         self.review = Review(result, self.ignore, self.settings.references(), self.settings.threshold)
+        carried = self.review.carry_marks(earlier.marks) if earlier is not None else 0
         self.cleanup.review = self.review
         self.groups_panel.set_roots(result.report.roots)
         self.groups_panel.set_threshold_range(self.review.floor, self.review.threshold)
@@ -198,7 +200,8 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage(
             f"{plural(len(self.review.groups), 'group')} among {plural(stats.images, 'picture')} "
             f"({stats.cached:,} from the cache) in {stats.seconds:.1f} s · "
-            f"{human_bytes(sum(g.reclaimable_bytes for g in self.review.groups))} reclaimable")
+            f"{human_bytes(sum(g.reclaimable_bytes for g in self.review.groups))} reclaimable"
+            + (f" · {plural(carried, 'mark')} kept from the last scan" if carried else ""))
         self.similar.scan_finished(result)
         self.scanDone.emit()
 
@@ -310,10 +313,14 @@ class MainWindow(QMainWindow):
     # -- export, settings, about ------------------------------------------------------------------
 
     def export(self) -> None:
-        if self.review is not None:
-            written = export_report(self.prompts, self.review.report())
-            if written:
-                self.statusBar().showMessage(f"Exported the groups to {written}", 8000)
+        if self.review is None:
+            return
+        shown = self.groups_panel.shown_groups()  # a filter narrows what is exported, as shown
+        written = export_report(self.prompts, self.review.report(shown))
+        if written:
+            part = ("the groups" if len(shown) == len(self.review.groups)
+                    else f"the {plural(len(shown), 'group')} the filter shows")
+            self.statusBar().showMessage(f"Exported {part} to {written}", 8000)
 
     def open_settings(self) -> None:
         default = self.engine.embedder.card.default_threshold if self.engine.embedder else None

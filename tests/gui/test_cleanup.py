@@ -132,3 +132,22 @@ def test_nothing_marked_says_so(qtbot, window: MainWindow, library: Path, prompt
     window.commands.trash.trigger()
     assert prompts.informs[-1][0] == "Nothing is marked"
     assert prompts.confirms == []
+
+
+def test_marks_are_kept_across_a_rescan_but_never_mark_a_whole_group(
+        qtbot, window: MainWindow, library: Path) -> None:
+    scan(qtbot, window, library)
+    window.commands.rules["largest"].trigger()
+    marked = _marked(window, library)
+    review = window.review
+    assert review is not None
+    whole = review.groups[0]  # mark every copy of one group by hand, as a careless earlier scan might
+    for member in whole.members:
+        review.marks.mark(member.image.path, True)
+    with qtbot.waitSignal(window.scanDone, timeout=30_000):
+        window.start_scan()
+    assert window.review is not review
+    kept = _marked(window, library)
+    whole_paths = {os.path.relpath(m.image.path, library) for m in whole.members}
+    assert kept == marked - whole_paths  # the others carried over; the over-marked group dropped
+    assert "kept from the last scan" in window.statusBar().currentMessage()

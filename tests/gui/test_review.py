@@ -125,3 +125,16 @@ def test_export_json_and_csv(qtbot, window: MainWindow, library: Path, prompts: 
     window.commands.export.trigger()
     rows = list(csv.DictReader(io.StringIO((tmp_path / "out.csv").read_text())))
     assert len(rows) == 11 and {r["role"] for r in rows} == {"reference", "duplicate"}
+
+
+def test_export_writes_only_the_groups_the_filter_shows(qtbot, window: MainWindow, library: Path,
+                                                        prompts: AnsweringPrompts, tmp_path: Path) -> None:
+    scan(qtbot, window, library)
+    window.groups_panel.filter.setText("IMG_3")
+    assert window.groups_panel.proxy.rowCount() == 1
+    prompts.save_path = tmp_path / "shown.json"
+    window.commands.export.trigger()
+    payload = json.loads((tmp_path / "shown.json").read_text())
+    assert len(payload["groups"]) == 1
+    assert all("IMG_3" in m["path"] for m in payload["groups"][0]["members"])
+    assert "the filter shows" in window.statusBar().currentMessage()
