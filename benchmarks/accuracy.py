@@ -46,8 +46,18 @@ from dupfinder.report import ImageRecord
 
 TIER_LEVELS: dict[str, tuple[str, ...]] = {
     "easy": ("jpeg-q25", "half-size", "thumbnail-320", "png", "webp"),
-    "medium": ("centre-crop-80", "offcentre-crop-60", "brightness-contrast", "greyscale", "blur",
-               "text-watermark", "letterbox", "pillarbox", "rot90", "exif-rotation"),
+    "medium": (
+        "centre-crop-80",
+        "offcentre-crop-60",
+        "brightness-contrast",
+        "greyscale",
+        "blur",
+        "text-watermark",
+        "letterbox",
+        "pillarbox",
+        "rot90",
+        "exif-rotation",
+    ),
     "hard": ("crop-40", "rotate-10", "hflip", "combo", "screenshot", "aspect-stretch"),
 }
 GATES = {"precision": 0.99, "easy": 0.99, "medium": 0.95, "hard": 0.85, "over_phash_points": 20.0}
@@ -143,13 +153,18 @@ def embed_files(paths: list[Path], embedder: Embedder, workers: int) -> Embedded
     with ThreadPoolExecutor(workers) as pool:
         decoded = list(pool.map(decode, paths))
     pixels = [d[0] for d in decoded]
-    vectors = np.vstack([embedder.embed(np.stack(pixels[i:i + 64])) for i in range(0, len(pixels), 64)])
+    vectors = np.vstack([embedder.embed(np.stack(pixels[i : i + 64])) for i in range(0, len(pixels), 64)])
     return Embedded(vectors, [d[1] for d in decoded], np.array([d[2] for d in decoded], np.uint64))
 
 
-def engine_groups(paths: list[Path], vectors: np.ndarray, sizes: list[tuple[int, int]],
-                  threshold: float, hashes: np.ndarray | None = None,
-                  confirm: HashConfirm | None = None) -> np.ndarray:
+def engine_groups(
+    paths: list[Path],
+    vectors: np.ndarray,
+    sizes: list[tuple[int, int]],
+    threshold: float,
+    hashes: np.ndarray | None = None,
+    confirm: HashConfirm | None = None,
+) -> np.ndarray:
     """The group id the engine gives each file (-1: in no group), as a scan would group them."""
     records = []
     for path, (width, height) in zip(paths, sizes):
@@ -158,9 +173,14 @@ def engine_groups(paths: list[Path], vectors: np.ndarray, sizes: list[tuple[int,
     index_of = {record.path: i for i, record in enumerate(records)}
     sizes_of = {r.path: r.bytes for r in records}
     clusters = exact_clusters(sizes_of, safe(content_hash), safe(lambda p: fingerprint(p, sizes_of[p])))
-    graph = NeighbourGraph(records, vectors, [[index_of[p] for p in c] for c in clusters],
-                           floor=min(threshold, 0.5),
-                           hashes=None if hashes is None else [int(h) for h in hashes], confirm=confirm)
+    graph = NeighbourGraph(
+        records,
+        vectors,
+        [[index_of[p] for p in c] for c in clusters],
+        floor=min(threshold, 0.5),
+        hashes=None if hashes is None else [int(h) for h in hashes],
+        confirm=confirm,
+    )
     group_of = np.full(len(records), -1, np.int64)
     for group in graph.groups(threshold):
         for member in group.members:
@@ -184,18 +204,32 @@ def hash_files(paths: list[Path], kind: str, workers: int) -> np.ndarray:
         return np.array(list(pool.map(one, paths)), dtype=np.uint64)
 
 
-def run(corpus: Path, model: Path, originals: int, workers: int, seed: int, work: Path,
-        split: str = "test", threshold: float | None = None, hash_confirm: bool = True) -> dict[str, Any]:
+def run(
+    corpus: Path,
+    model: Path,
+    originals: int,
+    workers: int,
+    seed: int,
+    work: Path,
+    split: str = "test",
+    threshold: float | None = None,
+    hash_confirm: bool = True,
+) -> dict[str, Any]:
     files = build_files(corpus, work, originals, seed, split)
     pairs = PairSet(files.source, files.is_original, files.transform, files.hard_negatives, TIER_LEVELS)
     embedder = Embedder(model)
     threshold = embedder.card.default_threshold if threshold is None else threshold
     results: dict[str, Any] = {
-        "corpus": str(corpus).replace(str(Path.home()), "~"), "split": split,
+        "corpus": str(corpus).replace(str(Path.home()), "~"),
+        "split": split,
         "originals": int(files.is_original.sum()),
-        "files": len(files.paths), "positive_pairs": pairs.positive_count,
-        "negative_pairs": pairs.negative_count, "hard_negative_pairs": len(files.hard_negatives),
-        "model": embedder.card.name, "model_sha256": embedder.sha256, "threshold": threshold,
+        "files": len(files.paths),
+        "positive_pairs": pairs.positive_count,
+        "negative_pairs": pairs.negative_count,
+        "hard_negative_pairs": len(files.hard_negatives),
+        "model": embedder.card.name,
+        "model_sha256": embedder.sha256,
+        "threshold": threshold,
         "hash_confirm": embedder.card.hash_confirm if hash_confirm else {},
         "methods": {},
     }
@@ -204,14 +238,26 @@ def run(corpus: Path, model: Path, originals: int, workers: int, seed: int, work
     vectors = embedded.vectors
     seconds = time.perf_counter() - start
     results["methods"]["dupfinder"] = evaluate_method(
-        pairs, lambda rows: vectors[rows] @ vectors.T, threshold, seconds)
+        pairs, lambda rows: vectors[rows] @ vectors.T, threshold, seconds
+    )
     start = time.perf_counter()
-    group_of = engine_groups(files.paths, vectors, embedded.sizes, threshold, embedded.hashes,
-                             embedder.card.confirm_rule if hash_confirm else None)
+    group_of = engine_groups(
+        files.paths,
+        vectors,
+        embedded.sizes,
+        threshold,
+        embedded.hashes,
+        embedder.card.confirm_rule if hash_confirm else None,
+    )
     grouping_seconds = time.perf_counter() - start
     results["methods"]["engine"] = evaluate_method(
-        pairs, lambda rows: ((group_of[rows, None] == group_of[None, :]) & (group_of[rows, None] >= 0))
-        .astype(np.float32), 0.5, seconds + grouping_seconds)
+        pairs,
+        lambda rows: ((group_of[rows, None] == group_of[None, :]) & (group_of[rows, None] >= 0)).astype(
+            np.float32
+        ),
+        0.5,
+        seconds + grouping_seconds,
+    )
     results["methods"]["engine"]["average_precision"] = None  # a yes/no answer has no ranking
     model_precision = results["methods"]["dupfinder"]["precision"]
     for kind in ("phash", "dhash"):
@@ -223,21 +269,25 @@ def run(corpus: Path, model: Path, originals: int, workers: int, seed: int, work
             return 64.0 - np.bitwise_count(h[rows, None] ^ h[None, :])
 
         scored = positive_scores(pairs, hash_scores), negative_scores(pairs, hash_scores)
-        results["methods"][kind] = evaluate_method(pairs, hash_scores, 64.0 - HASH_MAX_DISTANCE, seconds,
-                                                   scored)
+        results["methods"][kind] = evaluate_method(
+            pairs, hash_scores, 64.0 - HASH_MAX_DISTANCE, seconds, scored
+        )
         # The same hash at the model's precision: the tightest Hamming distance that reaches it.
-        matched = loosest_threshold(*scored, [64.0 - d for d in range(HASH_MAX_DISTANCE + 1)],
-                                    model_precision)
+        matched = loosest_threshold(
+            *scored, [64.0 - d for d in range(HASH_MAX_DISTANCE + 1)], model_precision
+        )
         if matched is not None:
-            results["methods"][f"{kind}-matched"] = evaluate_method(pairs, hash_scores, matched, seconds,
-                                                                    scored)
+            results["methods"][f"{kind}-matched"] = evaluate_method(
+                pairs, hash_scores, matched, seconds, scored
+            )
     results["levels"] = TIER_LEVELS
     results["gates"] = check_gates(results)
     return results
 
 
-def calibrate(corpus: Path, model: Path, originals: int, workers: int, seed: int, work: Path,
-              target: float) -> dict[str, Any]:
+def calibrate(
+    corpus: Path, model: Path, originals: int, workers: int, seed: int, work: Path, target: float
+) -> dict[str, Any]:
     """The lowest threshold reaching `target` pair precision on the validation split's benchmark."""
     from trainer.metrics import calibrate_threshold
 
@@ -255,15 +305,31 @@ def calibrate(corpus: Path, model: Path, originals: int, workers: int, seed: int
     positive, negative = positive_scores(pairs, cosine), negative_scores(pairs, cosine)
     labels = np.r_[np.ones(len(positive), bool), np.zeros(len(negative), bool)]
     found = calibrate_threshold(np.r_[positive, negative], labels, target)
-    rule = choose_hash_confirm((positive, positive_scores(pairs, bits)),
-                               (negative, negative_scores(pairs, bits)), found.min_similarity, target)
-    return {"split": "val", "protocol": "benchmarks.accuracy", "originals": int(files.is_original.sum()),
-            "files": len(files.paths), "positive_pairs": len(positive), "negative_pairs": len(negative),
-            "seed": seed, **found.to_dict(), "hash_confirm": rule}
+    rule = choose_hash_confirm(
+        (positive, positive_scores(pairs, bits)),
+        (negative, negative_scores(pairs, bits)),
+        found.min_similarity,
+        target,
+    )
+    return {
+        "split": "val",
+        "protocol": "benchmarks.accuracy",
+        "originals": int(files.is_original.sum()),
+        "files": len(files.paths),
+        "positive_pairs": len(positive),
+        "negative_pairs": len(negative),
+        "seed": seed,
+        **found.to_dict(),
+        "hash_confirm": rule,
+    }
 
 
-def choose_hash_confirm(positive: tuple[np.ndarray, np.ndarray], negative: tuple[np.ndarray, np.ndarray],
-                        threshold: float, target: float) -> dict[str, Any]:
+def choose_hash_confirm(
+    positive: tuple[np.ndarray, np.ndarray],
+    negative: tuple[np.ndarray, np.ndarray],
+    threshold: float,
+    target: float,
+) -> dict[str, Any]:
     """The pHash rule adding the most recall while pair precision stays at `target` or above.
 
     `positive` and `negative` are (cosine, pHash bits) per pair. Returns {} when no rule keeps the
@@ -280,8 +346,12 @@ def choose_hash_confirm(positive: tuple[np.ndarray, np.ndarray], negative: tuple
             precision = true_count / max(1, true_count + false_count)
             if precision >= target and true_count > best_found:
                 best_found = true_count
-                best = {"margin": margin, "max_distance": max_distance,
-                        "recall": true_count / max(1, len(pos_cos)), "precision": precision}
+                best = {
+                    "margin": margin,
+                    "max_distance": max_distance,
+                    "recall": true_count / max(1, len(pos_cos)),
+                    "precision": precision,
+                }
     return best
 
 
@@ -309,34 +379,46 @@ def check_gates(results: dict[str, Any]) -> dict[str, Any]:
     for level in ("medium", "hard"):
         lead = 100 * (ours["recall_by_level"][level] - phash["recall_by_level"][level])
         gates[f"{level}_points_over_phash"] = [round(lead, 1), GATES["over_phash_points"]]
-    return {name: {"value": value, "needed": needed, "passed": bool(value >= needed)}
-            for name, (value, needed) in gates.items()}
+    return {
+        name: {"value": value, "needed": needed, "passed": bool(value >= needed)}
+        for name, (value, needed) in gates.items()
+    }
 
 
 def _engine_label(rule: dict[str, Any]) -> str:
     if not rule:
         return "dupfinder engine (model + exact copies + grouping)"
-    return (f"dupfinder engine (model + exact copies + grouping + pHash ≤ {rule['max_distance']} "
-            f"within {rule['margin']:.2f} below the threshold)")
+    return (
+        f"dupfinder engine (model + exact copies + grouping + pHash ≤ {rule['max_distance']} "
+        f"within {rule['margin']:.2f} below the threshold)"
+    )
 
 
 def markdown(results: dict[str, Any]) -> str:
     """The README's table: one row per method."""
-    lines = ["| method | precision | recall easy | recall medium | recall hard | F1 | pair AP | "
-             "similar-but-different grouped | seconds |", "|---" * 9 + "|"]
+    lines = [
+        "| method | precision | recall easy | recall medium | recall hard | F1 | pair AP | "
+        "similar-but-different grouped | seconds |",
+        "|---" * 9 + "|",
+    ]
     for name, m in results["methods"].items():
         distance = f"{64 - m['min_similarity']:.0f}"
-        label = {"dupfinder": f"dupfinder model alone ({results['model']}, ≥ {results['threshold']:.3f})",
-                 "engine": _engine_label(results.get("hash_confirm") or {}),
-                 "phash": "pHash (Hamming ≤ 10)", "dhash": "dHash (Hamming ≤ 10)",
-                 "phash-matched": f"pHash at the model's precision (Hamming ≤ {distance})",
-                 "dhash-matched": f"dHash at the model's precision (Hamming ≤ {distance})"}[name]
+        label = {
+            "dupfinder": f"dupfinder model alone ({results['model']}, ≥ {results['threshold']:.3f})",
+            "engine": _engine_label(results.get("hash_confirm") or {}),
+            "phash": "pHash (Hamming ≤ 10)",
+            "dhash": "dHash (Hamming ≤ 10)",
+            "phash-matched": f"pHash at the model's precision (Hamming ≤ {distance})",
+            "dhash-matched": f"dHash at the model's precision (Hamming ≤ {distance})",
+        }[name]
         by = m["recall_by_level"]
         ap = "—" if m["average_precision"] is None else f"{m['average_precision']:.3f}"
-        lines.append(f"| {label} | {m['precision']:.4f} | {by['easy']:.3f} | {by['medium']:.3f} | "
-                     f"{by['hard']:.3f} | {m['f1']:.3f} | {ap} | "
-                     f"{m['hard_negatives_grouped']}/{results['hard_negative_pairs']} | "
-                     f"{m['seconds']:.1f} |")
+        lines.append(
+            f"| {label} | {m['precision']:.4f} | {by['easy']:.3f} | {by['medium']:.3f} | "
+            f"{by['hard']:.3f} | {m['f1']:.3f} | {ap} | "
+            f"{m['hard_negatives_grouped']}/{results['hard_negative_pairs']} | "
+            f"{m['seconds']:.1f} |"
+        )
     return "\n".join(lines) + "\n"
 
 
@@ -348,14 +430,24 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--split", choices=("test", "val"), default="test")
-    parser.add_argument("--calibrate", action="store_true",
-                        help="with --split val: write the threshold reaching --target-precision to the card")
+    parser.add_argument(
+        "--calibrate",
+        action="store_true",
+        help="with --split val: write the threshold reaching --target-precision to the card",
+    )
     parser.add_argument("--target-precision", type=float, default=GATES["precision"])
-    parser.add_argument("--no-hash-confirm", action="store_true",
-                        help="group the engine's row without the card's pHash confirmation (to measure it)")
+    parser.add_argument(
+        "--no-hash-confirm",
+        action="store_true",
+        help="group the engine's row without the card's pHash confirmation (to measure it)",
+    )
     parser.add_argument("--work", type=Path, default=Path.home() / ".cache" / "dupfinder" / "bench")
-    parser.add_argument("--out", type=Path, default=None,
-                        help="default: benchmarks/results/accuracy.json (accuracy-val.json for val)")
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="default: benchmarks/results/accuracy.json (accuracy-val.json for val)",
+    )
     args = parser.parse_args()
     if not (args.corpus / "images" / args.split).is_dir():
         raise SystemExit(f"no corpus at {args.corpus}: build it with scripts/build-corpus first")
@@ -363,15 +455,25 @@ def main() -> None:
         parser.error("--calibrate chooses the threshold on the validation split: add --split val")
     model = find_model(args.model)
     if args.calibrate:
-        calibration = calibrate(args.corpus, model, args.originals, args.workers, args.seed, args.work,
-                                args.target_precision)
+        calibration = calibrate(
+            args.corpus, model, args.originals, args.workers, args.seed, args.work, args.target_precision
+        )
         write_threshold(model, calibration)
         print(json.dumps(calibration, indent=2))
         return
-    results = run(args.corpus, model, args.originals, args.workers, args.seed, args.work, args.split,
-                  hash_confirm=not args.no_hash_confirm)
-    out = args.out or Path("benchmarks/results") / ("accuracy.json" if args.split == "test"
-                                                    else f"accuracy-{args.split}.json")
+    results = run(
+        args.corpus,
+        model,
+        args.originals,
+        args.workers,
+        args.seed,
+        args.work,
+        args.split,
+        hash_confirm=not args.no_hash_confirm,
+    )
+    out = args.out or Path("benchmarks/results") / (
+        "accuracy.json" if args.split == "test" else f"accuracy-{args.split}.json"
+    )
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(results, indent=2) + "\n")
     out.with_suffix(".md").write_text(markdown(results))

@@ -25,18 +25,19 @@ def planted_library(count: int, dim: int, duplicate_share: float, seed: int) -> 
     vectors = rng.normal(size=(count, dim)).astype(np.float32)
     copies = int(count * duplicate_share)
     sources = rng.integers(0, count - copies, copies)
-    vectors[count - copies:] = vectors[sources] + 0.15 * rng.normal(size=(copies, dim)).astype(np.float32)
+    vectors[count - copies :] = vectors[sources] + 0.15 * rng.normal(size=(copies, dim)).astype(np.float32)
     return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
 
 
-def brute_force_recall(graph: NeighbourGraph, vectors: np.ndarray, threshold: float,
-                       sample: int, seed: int) -> float:
+def brute_force_recall(
+    graph: NeighbourGraph, vectors: np.ndarray, threshold: float, sample: int, seed: int
+) -> float:
     """Share of exact above-threshold pairs (for sampled queries) that the graph holds."""
     rng = np.random.default_rng(seed)
     queries = rng.choice(len(vectors), size=min(sample, len(vectors)), replace=False)
     expected = found = 0
     for start in range(0, len(queries), 256):
-        block = queries[start:start + 256]
+        block = queries[start : start + 256]
         similarity = vectors[block] @ vectors.T
         for row, query in enumerate(block):
             for other in np.nonzero(similarity[row] >= threshold)[0]:
@@ -61,12 +62,19 @@ def run(count: int, dim: int, threshold: float, threads: int, seed: int = 0) -> 
     graph.groups(min(1.0, threshold + 0.05))
     regrouped = time.perf_counter() - start
     return {
-        "images": count, "dim": dim, "threshold": threshold, "threads": threads,
-        "graph_seconds": round(built, 3), "group_seconds": round(grouped, 4),
-        "regroup_seconds": round(regrouped, 4), "groups": len(groups), "edges": len(graph.edges),
+        "images": count,
+        "dim": dim,
+        "threshold": threshold,
+        "threads": threads,
+        "graph_seconds": round(built, 3),
+        "group_seconds": round(grouped, 4),
+        "regroup_seconds": round(regrouped, 4),
+        "groups": len(groups),
+        "edges": len(graph.edges),
         "pair_recall_vs_brute_force": round(brute_force_recall(graph, vectors, threshold, 2000, seed), 4),
-        "peak_rss_growth_mib": round((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - rss_before)
-                                     / 1024, 1),
+        "peak_rss_growth_mib": round(
+            (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - rss_before) / 1024, 1
+        ),
     }
 
 

@@ -29,9 +29,11 @@ class PairSet:
         if not len(self.source) == len(self.is_original) == len(self.transform):
             raise ValueError("source, is_original and transform must have one entry per file")
         original_of = {int(s): i for i, s in enumerate(self.source) if self.is_original[i]}
-        self.positives = [(original_of[int(self.source[j])], j, self.transform[j])
-                          for j in range(len(self.source))
-                          if self.transform[j] and int(self.source[j]) in original_of]
+        self.positives = [
+            (original_of[int(self.source[j])], j, self.transform[j])
+            for j in range(len(self.source))
+            if self.transform[j] and int(self.source[j]) in original_of
+        ]
 
     @property
     def positive_count(self) -> int:
@@ -74,8 +76,9 @@ def positive_scores(pairs: PairSet, score_rows: ScoreRows) -> np.ndarray:
     return np.array([score_rows(np.array([i]))[0, j] for i, j, _ in pairs.positives], np.float32)
 
 
-def loosest_threshold(positive: np.ndarray, negative: np.ndarray, candidates: list[float],
-                      min_precision: float) -> float | None:
+def loosest_threshold(
+    positive: np.ndarray, negative: np.ndarray, candidates: list[float], min_precision: float
+) -> float | None:
     """The lowest candidate threshold whose pair precision is at least `min_precision` (None: none).
 
     Used to compare a baseline with the model at equal precision; choosing it on the scored pairs
@@ -89,8 +92,13 @@ def loosest_threshold(positive: np.ndarray, negative: np.ndarray, candidates: li
     return None
 
 
-def evaluate_method(pairs: PairSet, score_rows: ScoreRows, min_similarity: float, seconds: float,
-                    scored: tuple[np.ndarray, np.ndarray] | None = None) -> dict[str, Any]:
+def evaluate_method(
+    pairs: PairSet,
+    score_rows: ScoreRows,
+    min_similarity: float,
+    seconds: float,
+    scored: tuple[np.ndarray, np.ndarray] | None = None,
+) -> dict[str, Any]:
     """Precision, recall (overall, per transform, per tier level), F1, AP and hard-negative hits.
 
     `scored` passes (positive, negative) scores already computed, so one method judged at two
@@ -102,16 +110,23 @@ def evaluate_method(pairs: PairSet, score_rows: ScoreRows, min_similarity: float
     precision = float(found.sum() / (found.sum() + false)) if found.sum() + false else 1.0
     recall = float(found.mean()) if len(found) else 0.0
     names = [p[2] for p in pairs.positives]
-    by_transform = {name: round(float(found[[n == name for n in names]].mean()), 4)
-                    for name in dict.fromkeys(names)}
-    by_level = {level: round(float(np.mean([by_transform[t] for t in members if t in by_transform])), 4)
-                for level, members in pairs.levels.items()}
+    by_transform = {
+        name: round(float(found[[n == name for n in names]].mean()), 4) for name in dict.fromkeys(names)
+    }
+    by_level = {
+        level: round(float(np.mean([by_transform[t] for t in members if t in by_transform])), 4)
+        for level, members in pairs.levels.items()
+    }
     hard = sum(bool(score_rows(np.array([a]))[0, b] >= min_similarity) for a, b, _ in pairs.hard_negatives)
     return {
-        "min_similarity": float(min_similarity), "precision": round(precision, 5),
-        "recall": round(recall, 4), "f1": round(2 * precision * recall / (precision + recall), 4)
-        if precision + recall else 0.0,
-        "false_positive_pairs": false, "average_precision": round(average_precision(positive, negative), 4),
-        "recall_by_level": by_level, "recall_by_transform": by_transform,
-        "hard_negatives_grouped": hard, "seconds": round(seconds, 2),
+        "min_similarity": float(min_similarity),
+        "precision": round(precision, 5),
+        "recall": round(recall, 4),
+        "f1": round(2 * precision * recall / (precision + recall), 4) if precision + recall else 0.0,
+        "false_positive_pairs": false,
+        "average_precision": round(average_precision(positive, negative), 4),
+        "recall_by_level": by_level,
+        "recall_by_transform": by_transform,
+        "hard_negatives_grouped": hard,
+        "seconds": round(seconds, 2),
     }

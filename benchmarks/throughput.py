@@ -51,8 +51,11 @@ def scan_rate(embedder: Embedder, folder: Path, cache_file: Path, workers: int) 
 def run(model: Path, images: int, batch_size: int, workers: int) -> dict[str, object]:
     embedder = Embedder(model, device="auto")
     result: dict[str, object] = {
-        "model": embedder.card.name, "device": embedder.device, "cpu_count": os.cpu_count(),
-        "batch_size": batch_size, "workers": workers,
+        "model": embedder.card.name,
+        "device": embedder.device,
+        "cpu_count": os.cpu_count(),
+        "batch_size": batch_size,
+        "workers": workers,
         "model_only_images_per_second": round(model_only(embedder, batch_size, 20), 1),
     }
     with tempfile.TemporaryDirectory() as scratch:
@@ -60,8 +63,12 @@ def run(model: Path, images: int, batch_size: int, workers: int) -> dict[str, ob
         make_library(folder, images)
         cold, _ = scan_rate(embedder, folder, Path(scratch) / "cache.db", workers)
         warm, cached = scan_rate(embedder, folder, Path(scratch) / "cache.db", workers)
-    result |= {"scan_images": images, "scan_cold_images_per_second": round(cold, 1),
-               "scan_warm_images_per_second": round(warm, 1), "warm_cached": cached}
+    result |= {
+        "scan_images": images,
+        "scan_cold_images_per_second": round(cold, 1),
+        "scan_warm_images_per_second": round(warm, 1),
+        "warm_cached": cached,
+    }
     return result
 
 

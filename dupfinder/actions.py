@@ -162,8 +162,9 @@ class FileActions:
         """Move files to the system trash."""
         return self._run("trash", [(p, None) for p in paths], None, job)
 
-    def move(self, paths: Iterable[str], destination: Path, roots: Sequence[str] = (),
-             job: Job | None = None) -> ActionResult:
+    def move(
+        self, paths: Iterable[str], destination: Path, roots: Sequence[str] = (), job: Job | None = None
+    ) -> ActionResult:
         """Move files into `destination`, keeping their folders below their scan root."""
         destination = Path(os.path.abspath(destination))
         plan = [(p, relative_destination(os.path.abspath(p), destination, roots)) for p in paths]
@@ -178,8 +179,9 @@ class FileActions:
                 continue
             moved = [op for op in action.ops.values() if op.status == "ok" and op.result]
             if moved:
-                return ActionInfo(action.id, action.kind, len(moved), sum(op.size for op in moved),
-                                  action.time)
+                return ActionInfo(
+                    action.id, action.kind, len(moved), sum(op.size for op in moved), action.time
+                )
         return None
 
     def undo(self, job: Job | None = None) -> ActionResult:
@@ -189,21 +191,41 @@ class FileActions:
             return ActionResult(0, "undo")
         action = _parse(self.journal.records())[info.action]
         ops = [op for op in sorted(action.ops.values(), key=lambda o: -o.seq) if op.status == "ok"]
-        result = self._run("undo", [(op.result, op.source) for op in ops if op.result], None, job,
-                           undoes=action.id, mtimes={op.source: op.mtime_ns for op in ops})
+        result = self._run(
+            "undo",
+            [(op.result, op.source) for op in ops if op.result],
+            None,
+            job,
+            undoes=action.id,
+            mtimes={op.source: op.mtime_ns for op in ops},
+        )
         if action.kind == "move" and action.destination:
             _remove_empty_folders({op.result for op in ops}, Path(action.destination))
         return result
 
     # -- running one action ----------------------------------------------------------------------
 
-    def _run(self, kind: str, plan: Sequence[tuple[str, Path | str | None]], destination: str | None,
-             job: Job | None, undoes: int | None = None,
-             mtimes: dict[str, int] | None = None) -> ActionResult:
+    def _run(
+        self,
+        kind: str,
+        plan: Sequence[tuple[str, Path | str | None]],
+        destination: str | None,
+        job: Job | None,
+        undoes: int | None = None,
+        mtimes: dict[str, int] | None = None,
+    ) -> ActionResult:
         job = job or Job()
         action_id = max(_parse(self.journal.records()), default=0) + 1
-        self.journal.append({"t": "begin", "id": action_id, "kind": kind, "time": time.time(),
-                             "dest": destination, "undoes": undoes})
+        self.journal.append(
+            {
+                "t": "begin",
+                "id": action_id,
+                "kind": kind,
+                "time": time.time(),
+                "dest": destination,
+                "undoes": undoes,
+            }
+        )
         result = ActionResult(action_id, kind)
         try:
             for seq, (source, target) in enumerate(plan):
@@ -217,8 +239,9 @@ class FileActions:
             self.journal.append({"t": "end", "id": action_id})
         return result
 
-    def _one(self, result: ActionResult, seq: int, source: str, target: str | None,
-             mtimes: dict[str, int] | None) -> None:
+    def _one(
+        self, result: ActionResult, seq: int, source: str, target: str | None, mtimes: dict[str, int] | None
+    ) -> None:
         try:
             info = os.stat(source, follow_symlinks=False)
         except OSError as error:
@@ -226,26 +249,32 @@ class FileActions:
             return
         if result.kind == "move" and target is not None:
             target = str(free_name(Path(target)))
-        self.journal.append({"t": "op", "id": result.action, "seq": seq, "src": source,
-                             "dst": target, "size": info.st_size, "mtime_ns": info.st_mtime_ns})
+        self.journal.append(
+            {
+                "t": "op",
+                "id": result.action,
+                "seq": seq,
+                "src": source,
+                "dst": target,
+                "size": info.st_size,
+                "mtime_ns": info.st_mtime_ns,
+            }
+        )
         try:
             landed = self._perform(result.kind, source, target, mtimes)
         except OSError as error:
-            self.journal.append({"t": "fail", "id": result.action, "seq": seq,
-                                 "reason": _reason(error)})
+            self.journal.append({"t": "fail", "id": result.action, "seq": seq, "reason": _reason(error)})
             result.failed.append(Failed(source, _reason(error)))
             return
         self.journal.append({"t": "ok", "id": result.action, "seq": seq, "dst": landed})
         result.done.append(Done(source, landed, info.st_size))
 
-    def _perform(self, kind: str, source: str, target: str | None,
-                 mtimes: dict[str, int] | None) -> str:
+    def _perform(self, kind: str, source: str, target: str | None, mtimes: dict[str, int] | None) -> str:
         if kind == "trash":
             return self.trash_backend.trash(source)
         assert target is not None
         if kind == "undo" and os.path.lexists(target):
-            raise FileExistsError(errno.EEXIST, f"a file now exists at {target}; "
-                                  f"the file stays at {source}")
+            raise FileExistsError(errno.EEXIST, f"a file now exists at {target}; the file stays at {source}")
         move_no_clobber(source, target)
         if kind == "undo":
             forget_trashinfo(source)
@@ -309,7 +338,7 @@ class FileActions:
     def _compact(self) -> None:
         records = self.journal.records()
         ids = sorted({r["id"] for r in records if r.get("t") == "begin"})
-        kept = set(ids[-self.keep:]) if self.keep > 0 else set()
+        kept = set(ids[-self.keep :]) if self.keep > 0 else set()
         if len(kept) < len(ids):
             self.journal.rewrite([r for r in records if r.get("id") in kept])
 
@@ -320,13 +349,23 @@ def _parse(records: list[Record]) -> dict[int, _Action]:
     for record in records:
         kind, action = record.get("t"), actions.get(record.get("id", -1))
         if kind == "begin":
-            actions[record["id"]] = _Action(record["id"], record["kind"], record.get("time", 0.0),
-                                            record.get("dest"), record.get("undoes"))
+            actions[record["id"]] = _Action(
+                record["id"],
+                record["kind"],
+                record.get("time", 0.0),
+                record.get("dest"),
+                record.get("undoes"),
+            )
         elif action is None:
             continue
         elif kind == "op":
-            action.ops[record["seq"]] = _Op(record["seq"], record["src"], record.get("dst"),
-                                            record.get("size", 0), record.get("mtime_ns", 0))
+            action.ops[record["seq"]] = _Op(
+                record["seq"],
+                record["src"],
+                record.get("dst"),
+                record.get("size", 0),
+                record.get("mtime_ns", 0),
+            )
         elif kind in ("ok", "fail") and record.get("seq") in action.ops:
             op = action.ops[record["seq"]]
             op.status, op.result = kind, record.get("dst", "") if kind == "ok" else ""

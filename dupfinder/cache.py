@@ -133,11 +133,13 @@ class EmbeddingCache:
         ).fetchone()
         if row is None or row[0] is None or row[3] is None:
             return None
-        return CachedImage(row[0], row[1], np.frombuffer(row[2], dtype=np.float32).copy(),
-                           phash.from_signed(row[3]))
+        return CachedImage(
+            row[0], row[1], np.frombuffer(row[2], dtype=np.float32).copy(), phash.from_signed(row[3])
+        )
 
-    def store_image(self, key: ContentKey, model: str, width: int, height: int,
-                    vector: np.ndarray, perceptual_hash: int) -> None:
+    def store_image(
+        self, key: ContentKey, model: str, width: int, height: int, vector: np.ndarray, perceptual_hash: int
+    ) -> None:
         self._db.execute(
             "INSERT INTO contents (fingerprint, size, mtime_ns, width, height) VALUES (?, ?, ?, ?, ?) "
             "ON CONFLICT DO UPDATE SET width=excluded.width, height=excluded.height",
@@ -145,9 +147,14 @@ class EmbeddingCache:
         )
         self._db.execute(
             "INSERT OR REPLACE INTO embeddings VALUES (?, ?, ?, ?, ?, ?)",
-            (key.fingerprint, key.size, key.mtime_ns, model,
-             np.ascontiguousarray(vector, dtype=np.float32).tobytes(),
-             phash.to_signed(perceptual_hash)),
+            (
+                key.fingerprint,
+                key.size,
+                key.mtime_ns,
+                model,
+                np.ascontiguousarray(vector, dtype=np.float32).tobytes(),
+                phash.to_signed(perceptual_hash),
+            ),
         )
 
     def content_hash(self, key: ContentKey) -> str | None:

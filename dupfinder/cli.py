@@ -46,12 +46,17 @@ def _similarity(text: str) -> float:
 
 def scan_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="dupfinder scan", description="Find duplicate and near-duplicate pictures (headless).")
+        prog="dupfinder scan", description="Find duplicate and near-duplicate pictures (headless)."
+    )
     parser.add_argument("paths", nargs="+", metavar="PATH", help="folders (or files) to scan")
     parser.add_argument("--format", choices=sorted(FORMATS), default="text")
     parser.add_argument("--output", type=Path, metavar="FILE", help="write the report here, not stdout")
-    parser.add_argument("--threshold", type=_similarity, metavar="T",
-                        help="minimum cosine similarity for near-duplicates (default: the model card's)")
+    parser.add_argument(
+        "--threshold",
+        type=_similarity,
+        metavar="T",
+        help="minimum cosine similarity for near-duplicates (default: the model card's)",
+    )
     parser.add_argument("--model", type=Path, metavar="PATH", help="ONNX model (its .json card beside it)")
     parser.add_argument("--device", choices=DEVICES, default="auto")
     parser.add_argument("--workers", type=_positive_int, default=default_workers(), metavar="N")
@@ -59,8 +64,13 @@ def scan_parser() -> argparse.ArgumentParser:
     cache = parser.add_mutually_exclusive_group()
     cache.add_argument("--cache-dir", type=Path, metavar="DIR", help=f"default: {default_cache_dir()}")
     cache.add_argument("--no-cache", action="store_true", help="keep nothing between scans")
-    parser.add_argument("--exclude", action="append", default=[], metavar="GLOB",
-                        help="skip paths or names matching GLOB (repeatable)")
+    parser.add_argument(
+        "--exclude",
+        action="append",
+        default=[],
+        metavar="GLOB",
+        help="skip paths or names matching GLOB (repeatable)",
+    )
     parser.add_argument("--min-size", type=int, default=1, metavar="BYTES")
     parser.add_argument("--include-hidden", action="store_true")
     parser.add_argument("--follow-symlinks", action="store_true")
@@ -101,11 +111,17 @@ def run_scan(argv: Sequence[str]) -> int:
         return 1
     cache_path = None if args.no_cache else (args.cache_dir or default_cache_dir()) / "cache.sqlite3"
     options = ScanOptions(
-        roots=[Path(p) for p in args.paths], threshold=args.threshold, workers=args.workers,
+        roots=[Path(p) for p in args.paths],
+        threshold=args.threshold,
+        workers=args.workers,
         batch_size=args.batch_size,
-        discover=DiscoverOptions(exclude=args.exclude, min_size=args.min_size,
-                                 include_hidden=args.include_hidden,
-                                 follow_symlinks=args.follow_symlinks))
+        discover=DiscoverOptions(
+            exclude=args.exclude,
+            min_size=args.min_size,
+            include_hidden=args.include_hidden,
+            follow_symlinks=args.follow_symlinks,
+        ),
+    )
     show = not args.quiet and sys.stderr.isatty()
     progress = _TerminalProgress(sys.stderr) if show else None
     try:
@@ -130,7 +146,8 @@ def run_scan(argv: Sequence[str]) -> int:
 
 def query_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="dupfinder query", description="List the pictures in FOLDERs closest to IMAGE.")
+        prog="dupfinder query", description="List the pictures in FOLDERs closest to IMAGE."
+    )
     parser.add_argument("image", type=Path, metavar="IMAGE")
     parser.add_argument("folders", nargs="+", type=Path, metavar="FOLDER")
     parser.add_argument("--count", type=_positive_int, default=10, metavar="N")
@@ -154,8 +171,7 @@ def run_query(argv: Sequence[str]) -> int:
     try:
         embedder = Embedder(find_model(args.model), device=args.device)
         with EmbeddingCache(cache_path) as cache:
-            matches, result = query.find_similar(Scanner(embedder, cache), args.image, options,
-                                                 args.count)
+            matches, result = query.find_similar(Scanner(embedder, cache), args.image, options, args.count)
     except DecodeError as error:
         print(f"dupfinder: {args.image}: {error}", file=sys.stderr)
         return 1
@@ -169,8 +185,10 @@ def run_query(argv: Sequence[str]) -> int:
 
 def run_window(argv: Sequence[str]) -> int:
     parser = argparse.ArgumentParser(
-        prog="dupfinder", description="Find duplicate pictures. Without a sub-command, open the "
-        "window (with FOLDERs, start scanning them). Headless: `dupfinder scan --help`.")
+        prog="dupfinder",
+        description="Find duplicate pictures. Without a sub-command, open the "
+        "window (with FOLDERs, start scanning them). Headless: `dupfinder scan --help`.",
+    )
     parser.add_argument("folders", nargs="*", type=Path, metavar="FOLDER")
     parser.add_argument("--model", type=Path, metavar="PATH")
     parser.add_argument("--version", action="version", version=f"dupfinder {__version__}")

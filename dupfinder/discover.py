@@ -17,8 +17,29 @@ from pathlib import Path
 from dupfinder.jobs import Job
 
 IMAGE_EXTENSIONS: frozenset[str] = frozenset(
-    {".jpg", ".jpeg", ".jpe", ".jfif", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff", ".ppm",
-     ".pgm", ".pbm", ".pnm", ".tga", ".ico", ".jp2", ".j2k", ".avif", ".heic", ".heif"}
+    {
+        ".jpg",
+        ".jpeg",
+        ".jpe",
+        ".jfif",
+        ".png",
+        ".webp",
+        ".bmp",
+        ".gif",
+        ".tif",
+        ".tiff",
+        ".ppm",
+        ".pgm",
+        ".pbm",
+        ".pnm",
+        ".tga",
+        ".ico",
+        ".jp2",
+        ".j2k",
+        ".avif",
+        ".heic",
+        ".heif",
+    }
 )
 
 
@@ -124,14 +145,13 @@ class _Walker:
         if key in self.seen_files:
             return
         self.seen_files.add(key)
-        self.result.files.append(
-            FoundFile(path, info.st_size, info.st_mtime_ns, info.st_dev, info.st_ino)
-        )
+        self.result.files.append(FoundFile(path, info.st_size, info.st_mtime_ns, info.st_dev, info.st_ino))
         self.job.progress("discover", len(self.result.files), 0, path)
 
 
-def discover(roots: Iterable[Path | str], options: DiscoverOptions | None = None,
-             job: Job | None = None) -> DiscoverResult:
+def discover(
+    roots: Iterable[Path | str], options: DiscoverOptions | None = None, job: Job | None = None
+) -> DiscoverResult:
     """All picture files under `roots`, each real file once, in a stable order."""
     walker = _Walker(options or DiscoverOptions(), job or Job())
     for root in roots:

@@ -53,8 +53,9 @@ def choose_providers(available: list[str], device: Device) -> list[str]:
 class Embedder:
     """Turns batches of uint8 NHWC pictures into L2-normalised float32 embeddings."""
 
-    def __init__(self, model_path: Path, device: Device = "auto", threads: int = 0,
-                 providers: list[str] | None = None) -> None:
+    def __init__(
+        self, model_path: Path, device: Device = "auto", threads: int = 0, providers: list[str] | None = None
+    ) -> None:
         import onnxruntime as ort  # imported here so `--help` and the GUI start fast
 
         self.model_path = Path(model_path)
@@ -77,12 +78,15 @@ class Embedder:
         self.providers: list[str] = self._session.get_providers()
         self.device = "cuda" if self.providers[0] == "CUDAExecutionProvider" else "cpu"
         if device == "cuda" and self.device != "cuda":
-            raise ModelError("CUDA was asked for but could not be started (missing CUDA or cuDNN "
-                             "libraries?); use --device cpu or install onnxruntime-gpu[cuda,cudnn]")
+            raise ModelError(
+                "CUDA was asked for but could not be started (missing CUDA or cuDNN "
+                "libraries?); use --device cpu or install onnxruntime-gpu[cuda,cudnn]"
+            )
         self._input = self._session.get_inputs()[0].name
         self._check_signature()
-        log.info("model %s on %s (providers asked %s, got %s)", self.card.name, self.device,
-                 wanted, self.providers)
+        log.info(
+            "model %s on %s (providers asked %s, got %s)", self.card.name, self.device, wanted, self.providers
+        )
 
     @property
     def cache_key(self) -> str:
@@ -93,13 +97,12 @@ class Embedder:
         shape = self._session.get_inputs()[0].shape
         size = self.card.input_size
         if len(shape) != 4 or shape[1:] != [size, size, 3]:
-            raise ModelError(
-                f"model input shape {shape} does not match its card (NHWC {size}×{size}×3)"
-            )
+            raise ModelError(f"model input shape {shape} does not match its card (NHWC {size}×{size}×3)")
         out = self._session.get_outputs()[0].shape
         if len(out) != 2 or out[1] != self.card.embedding_dim:
-            raise ModelError(f"model output shape {out} does not match its card "
-                             f"(embedding_dim={self.card.embedding_dim})")
+            raise ModelError(
+                f"model output shape {out} does not match its card (embedding_dim={self.card.embedding_dim})"
+            )
 
     def embed(self, batch: np.ndarray) -> np.ndarray:
         """(N, size, size, 3) uint8 → (N, D) float32, rows of unit length."""

@@ -50,11 +50,15 @@ class HashConfirm:
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.margin <= 1.0:
-            raise ValueError(f"Invalid value for `margin`: expected a similarity step in [0, 1], "
-                             f"received: margin={self.margin!r}")
+            raise ValueError(
+                f"Invalid value for `margin`: expected a similarity step in [0, 1], "
+                f"received: margin={self.margin!r}"
+            )
         if not 0 <= self.max_distance <= 64:
-            raise ValueError(f"Invalid value for `max_distance`: expected 0..64 bits, "
-                             f"received: max_distance={self.max_distance!r}")
+            raise ValueError(
+                f"Invalid value for `max_distance`: expected 0..64 bits, "
+                f"received: max_distance={self.max_distance!r}"
+            )
 
 
 @dataclass(frozen=True)
@@ -66,10 +70,17 @@ class Neighbour:
 class NeighbourGraph:
     """The k-nearest-neighbour graph of a scan, kept so regrouping needs no new search."""
 
-    def __init__(self, records: Sequence[ImageRecord], vectors: np.ndarray,
-                 exact: Iterable[Sequence[int]] = (), floor: float = 0.5,
-                 neighbours: int = DEFAULT_NEIGHBOURS, threads: int = 1,
-                 hashes: Sequence[int] | None = None, confirm: HashConfirm | None = None) -> None:
+    def __init__(
+        self,
+        records: Sequence[ImageRecord],
+        vectors: np.ndarray,
+        exact: Iterable[Sequence[int]] = (),
+        floor: float = 0.5,
+        neighbours: int = DEFAULT_NEIGHBOURS,
+        threads: int = 1,
+        hashes: Sequence[int] | None = None,
+        confirm: HashConfirm | None = None,
+    ) -> None:
         if len(records) != len(vectors):
             raise ValueError(f"{len(records)} records but {len(vectors)} vectors")
         if hashes is not None and len(hashes) != len(records):
@@ -82,7 +93,8 @@ class NeighbourGraph:
         self._hashes = None if hashes is None else [int(hashes[i]) for i in self.representatives]
         self.confirm = confirm if hashes is not None else None
         self._rep_vectors = np.ascontiguousarray(
-            vectors[self.representatives] if self.representatives else vectors[:0], dtype=np.float32)
+            vectors[self.representatives] if self.representatives else vectors[:0], dtype=np.float32
+        )
         self._index = _build_index(self._rep_vectors, threads)
         self.edges = self._search(neighbours)
         # Each cluster's best match; a byte-identical copy is a perfect one.
@@ -124,27 +136,30 @@ class NeighbourGraph:
             return []
         k = min(count, len(self.representatives))
         labels, similarities = self._query(np.asarray(vector, np.float32)[None, :], k)
-        found = [Neighbour(member, float(sim))
-                 for cluster_index, sim in zip(labels[0], similarities[0])
-                 for member in self.clusters[cluster_index]]
+        found = [
+            Neighbour(member, float(sim))
+            for cluster_index, sim in zip(labels[0], similarities[0])
+            for member in self.clusters[cluster_index]
+        ]
         return found[:count]
 
     def groups(self, threshold: float, ignored: frozenset[PathPair] = frozenset()) -> list[Group]:
         """Duplicate groups at `threshold` (min cosine similarity, at least the graph's floor)."""
         if threshold < self.floor - 1e-9:
-            raise ValueError(f"Invalid value for `threshold`: expected >= the graph's floor "
-                             f"{self.floor}, received: threshold={threshold}")
+            raise ValueError(
+                f"Invalid value for `threshold`: expected >= the graph's floor "
+                f"{self.floor}, received: threshold={threshold}"
+            )
         adjacency = self._adjacency(threshold, ignored)
-        assignment = _assign(range(len(self.clusters)), adjacency,
-                             key=lambda c: quality_key(self.records[self.clusters[c][0]]))
-        made = (self._make_group(ref, members, adjacency, threshold)
-                for ref, members in assignment.items())
+        assignment = _assign(
+            range(len(self.clusters)), adjacency, key=lambda c: quality_key(self.records[self.clusters[c][0]])
+        )
+        made = (self._make_group(ref, members, adjacency, threshold) for ref, members in assignment.items())
         groups = [group for group in made if group is not None]
         groups.sort(key=lambda g: (-len(g.members), g.reference.image.path))
         return [Group(index + 1, g.kind, g.members) for index, g in enumerate(groups)]
 
-    def _adjacency(self, threshold: float,
-                   ignored: frozenset[PathPair]) -> dict[int, dict[int, float]]:
+    def _adjacency(self, threshold: float, ignored: frozenset[PathPair]) -> dict[int, dict[int, float]]:
         adjacency: dict[int, dict[int, float]] = {}
         for (a, b), similarity in self.edges.items():
             if similarity < threshold and not self._hash_confirmed(a, b, similarity, threshold):
@@ -168,23 +183,31 @@ class NeighbourGraph:
     def _is_ignored(self, a: int, b: int, ignored: frozenset[PathPair]) -> bool:
         if not ignored:
             return False
-        return any(frozenset((self.records[i].path, self.records[j].path)) in ignored
-                   for i in self.clusters[a] for j in self.clusters[b])
+        return any(
+            frozenset((self.records[i].path, self.records[j].path)) in ignored
+            for i in self.clusters[a]
+            for j in self.clusters[b]
+        )
 
-    def _make_group(self, reference: int, members: list[int],
-                    adjacency: dict[int, dict[int, float]], threshold: float) -> Group | None:
+    def _make_group(
+        self, reference: int, members: list[int], adjacency: dict[int, dict[int, float]], threshold: float
+    ) -> Group | None:
         similarity = {reference: 1.0} | {m: adjacency[reference][m] for m in members}
-        ordered = [reference, *sorted(members, key=lambda m: (
-            -similarity[m], quality_key(self.records[self.clusters[m][0]])))]
-        result = [Member(self.records[i], similarity[c], hash_confirmed=similarity[c] < threshold)
-                  for c in ordered for i in self.clusters[c]]
+        ordered = [
+            reference,
+            *sorted(members, key=lambda m: (-similarity[m], quality_key(self.records[self.clusters[m][0]]))),
+        ]
+        result = [
+            Member(self.records[i], similarity[c], hash_confirmed=similarity[c] < threshold)
+            for c in ordered
+            for i in self.clusters[c]
+        ]
         if len(result) < 2:
             return None
         return Group(0, "near" if members else "exact", tuple(result))
 
 
-def _clusters(count: int, exact: Iterable[Sequence[int]],
-              records: Sequence[ImageRecord]) -> list[list[int]]:
+def _clusters(count: int, exact: Iterable[Sequence[int]], records: Sequence[ImageRecord]) -> list[list[int]]:
     """Exact clusters plus singletons, each ordered best copy first."""
     taken: set[int] = set()
     clusters: list[list[int]] = []
@@ -197,8 +220,9 @@ def _clusters(count: int, exact: Iterable[Sequence[int]],
     return clusters
 
 
-def _assign(nodes: Iterable[int], adjacency: dict[int, dict[int, float]],
-            key: Callable[[int], Any]) -> dict[int, list[int]]:
+def _assign(
+    nodes: Iterable[int], adjacency: dict[int, dict[int, float]], key: Callable[[int], Any]
+) -> dict[int, list[int]]:
     """References in quality order; every other node joins its most similar adjacent reference."""
     order = sorted(nodes, key=key)
     rank = {node: position for position, node in enumerate(order)}

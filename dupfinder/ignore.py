@@ -94,8 +94,11 @@ class IgnoreList:
         os.replace(temporary, self.path)
 
 
-def prune(groups: Iterable[Group], ignored: frozenset[Pair] = frozenset(),
-          gone: frozenset[str] | set[str] = frozenset()) -> list[Group]:
+def prune(
+    groups: Iterable[Group],
+    ignored: frozenset[Pair] = frozenset(),
+    gone: frozenset[str] | set[str] = frozenset(),
+) -> list[Group]:
     """Groups without members that were moved away or are ignored against the reference.
 
     A group left with fewer than two members disappears. When the reference itself is gone, the
@@ -106,10 +109,10 @@ def prune(groups: Iterable[Group], ignored: frozenset[Pair] = frozenset(),
         members = [m for m in group.members if m.image.path not in gone]
         if ignored and members:
             reference = members[0].image.path
-            members = [members[0], *(m for m in members[1:]
-                                     if pair(reference, m.image.path) not in ignored)]
+            members = [members[0], *(m for m in members[1:] if pair(reference, m.image.path) not in ignored)]
         if len(members) >= 2:
-            kept = group if len(members) == len(group.members) else Group(
-                group.id, group.kind, tuple(members))
+            kept = (
+                group if len(members) == len(group.members) else Group(group.id, group.kind, tuple(members))
+            )
             pruned.append(kept)
     return pruned

@@ -88,8 +88,7 @@ def resize_for_model(image: Image.Image, size: int, mode: ResizeMode = "stretch"
     raise ValueError(f"Invalid value for `mode`: expected one of {RESIZE_MODES}, received: {mode!r}")
 
 
-def open_oriented_rgb(path: Path | BinaryIO,
-                      draft_size: int | None = None) -> tuple[Image.Image, int, int]:
+def open_oriented_rgb(path: Path | BinaryIO, draft_size: int | None = None) -> tuple[Image.Image, int, int]:
     """Open, decode (at reduced scale when `draft_size` allows) and orient a picture as RGB.
 
     Returns the RGB picture and the original's oriented width and height.
@@ -105,8 +104,15 @@ def open_oriented_rgb(path: Path | BinaryIO,
                 image.load()
                 oriented = ImageOps.exif_transpose(image)
                 return _to_rgb(oriented), width, height
-    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError,
-            Image.DecompressionBombWarning, EOFError, MemoryError) as error:
+    except (
+        OSError,
+        ValueError,
+        SyntaxError,
+        Image.DecompressionBombError,
+        Image.DecompressionBombWarning,
+        EOFError,
+        MemoryError,
+    ) as error:
         raise DecodeError(_describe(error)) from error
 
 

@@ -60,9 +60,11 @@ class ModelCard:
         try:
             self.confirm_rule  # noqa: B018 - validates the rule's fields
         except (KeyError, TypeError, ValueError) as error:
-            raise ModelCardError(f"Invalid value for `hash_confirm`: expected {{'margin': float, "
-                                 f"'max_distance': int}} or {{}}, received: "
-                                 f"hash_confirm={self.hash_confirm!r} ({error})") from error
+            raise ModelCardError(
+                f"Invalid value for `hash_confirm`: expected {{'margin': float, "
+                f"'max_distance': int}} or {{}}, received: "
+                f"hash_confirm={self.hash_confirm!r} ({error})"
+            ) from error
 
     @property
     def confirm_rule(self) -> HashConfirm | None:
@@ -85,8 +87,10 @@ class ModelCard:
             f"Default threshold: similarity ≥ {self.default_threshold:.4f}",
         ]
         if (rule := self.confirm_rule) is not None:
-            lines.append(f"Also grouped: similarity ≥ threshold − {rule.margin:.2f} when the "
-                         f"perceptual hashes differ by ≤ {rule.max_distance} bits")
+            lines.append(
+                f"Also grouped: similarity ≥ threshold − {rule.margin:.2f} when the "
+                f"perceptual hashes differ by ≤ {rule.max_distance} bits"
+            )
         for key in ("corpus", "command", "device", "training_seconds", "trained_at"):
             if key in self.provenance:
                 value = self.provenance[key]

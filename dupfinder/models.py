@@ -23,8 +23,7 @@ class ModelNotFound(Exception):
 def bundled_model_dirs() -> list[Path]:
     """Folders that may hold the shipped model: the source tree, then an installed share dir."""
     package_dir = Path(__file__).resolve().parent
-    return [package_dir.parent / "resources" / "models",
-            Path(sys.prefix) / "share" / "dupfinder" / "models"]
+    return [package_dir.parent / "resources" / "models", Path(sys.prefix) / "share" / "dupfinder" / "models"]
 
 
 def find_model(explicit: Path | str | None = None) -> Path:

@@ -30,9 +30,14 @@ class Match:
 
     def to_dict(self) -> dict[str, Any]:
         record = self.image
-        return {"path": record.path, "similarity": round(float(self.similarity), 6),
-                "width": record.width, "height": record.height, "bytes": record.bytes,
-                "mtime": record.mtime}
+        return {
+            "path": record.path,
+            "similarity": round(float(self.similarity), 6),
+            "width": record.width,
+            "height": record.height,
+            "bytes": record.bytes,
+            "mtime": record.mtime,
+        }
 
 
 def embed_file(embedder: Embedder, path: Path) -> np.ndarray:
@@ -51,8 +56,9 @@ def similar_in(result: ScanResult, vector: np.ndarray, count: int = 20) -> list[
     return sorted(matches, key=lambda m: (-m.similarity, m.image.path))
 
 
-def find_similar(scanner: Scanner, image: Path, options: ScanOptions, count: int = 20,
-                 job: Job | None = None) -> tuple[list[Match], ScanResult]:
+def find_similar(
+    scanner: Scanner, image: Path, options: ScanOptions, count: int = 20, job: Job | None = None
+) -> tuple[list[Match], ScanResult]:
     """Scan `options.roots` and return the pictures closest to `image`, with the scan itself."""
     vector = embed_file(scanner.embedder, image)  # fail fast on an unreadable query picture
     result = scanner.scan(options, job)
@@ -71,8 +77,9 @@ def to_json(image: Path, matches: list[Match], result: ScanResult) -> str:
 
 
 def to_text(image: Path, matches: list[Match], result: ScanResult) -> str:
-    lines = [f"{len(matches)} closest picture(s) to {os.path.abspath(image)} "
-             f"among {result.report.stats.images} scanned:"]
-    lines.extend(f"  {m.similarity:.3f}  {m.image.width}x{m.image.height}  {m.image.path}"
-                 for m in matches)
+    lines = [
+        f"{len(matches)} closest picture(s) to {os.path.abspath(image)} "
+        f"among {result.report.stats.images} scanned:"
+    ]
+    lines.extend(f"  {m.similarity:.3f}  {m.image.width}x{m.image.height}  {m.image.path}" for m in matches)
     return "\n".join(lines) + "\n"

@@ -51,8 +51,7 @@ class ScanResult:
 
     def regroup(self, threshold: float, ignored: frozenset[frozenset[str]] = frozenset()) -> Report:
         """The same scan grouped at another threshold, without reading any file."""
-        return replace(self.report, threshold=threshold,
-                       groups=self.graph.groups(threshold, ignored))
+        return replace(self.report, threshold=threshold, groups=self.graph.groups(threshold, ignored))
 
 
 @dataclass
@@ -82,8 +81,13 @@ class Scanner:
         job = job or Job()
         started = time.monotonic()
         threshold = self.embedder.card.default_threshold if options.threshold is None else options.threshold
-        report = Report(self.embedder.card.name, self.embedder.sha256, threshold,
-                        self.embedder.device, [os.path.abspath(str(r)) for r in options.roots])
+        report = Report(
+            self.embedder.card.name,
+            self.embedder.sha256,
+            threshold,
+            self.embedder.device,
+            [os.path.abspath(str(r)) for r in options.roots],
+        )
         records: list[ImageRecord] = []
         vectors: list[np.ndarray] = []
         keys: list[ContentKey] = []
@@ -100,9 +104,15 @@ class Scanner:
         matrix = np.stack(vectors) if vectors else np.zeros((0, self.embedder.card.embedding_dim), np.float32)
         exact = [] if report.cancelled else self._exact_clusters(records, keys, job)
         job.progress("group", 0, 1)
-        graph = NeighbourGraph(records, matrix, exact, floor=min(threshold, 0.5),
-                               threads=options.workers, hashes=hashes,
-                               confirm=self.embedder.card.confirm_rule)
+        graph = NeighbourGraph(
+            records,
+            matrix,
+            exact,
+            floor=min(threshold, 0.5),
+            threads=options.workers,
+            hashes=hashes,
+            confirm=self.embedder.card.confirm_rule,
+        )
         report.groups = graph.groups(threshold)
         job.progress("group", 1, 1)
         report.stats.images = len(records)
@@ -110,8 +120,9 @@ class Scanner:
         report.stats.seconds = time.monotonic() - started
         return ScanResult(report, graph, matrix)
 
-    def _collect(self, files: list[FoundFile], options: ScanOptions, job: Job, report: Report,
-                 out: _Collected) -> None:
+    def _collect(
+        self, files: list[FoundFile], options: ScanOptions, job: Job, report: Report, out: _Collected
+    ) -> None:
         """Fill `out` from the cache and by decoding and embedding the misses."""
         records, vectors, keys, hashes = out.records, out.vectors, out.keys, out.hashes
         model = self.embedder.cache_key
@@ -132,19 +143,18 @@ class Scanner:
             for batch in self._decoded_batches(misses, pool, options.batch_size, job, report):
                 embedded = self.embedder.embed(np.stack([image.pixels for _, image in batch]))
                 for (pending, image), vector in zip(batch, embedded):
-                    self.cache.store_image(pending.key, model, image.width, image.height, vector,
-                                           image.phash)
+                    self.cache.store_image(pending.key, model, image.width, image.height, vector, image.phash)
                     self.cache.remember_path(pending.found.path, pending.key)
                     records.append(_record(pending.found, image.width, image.height))
                     vectors.append(vector)
                     keys.append(pending.key)
                     hashes.append(image.phash)
                 self.cache.commit()
-                job.progress("embed", len(records) + len(report.errors), len(files),
-                             batch[-1][0].found.path)
+                job.progress("embed", len(records) + len(report.errors), len(files), batch[-1][0].found.path)
 
-    def _keys(self, files: list[FoundFile], pool: ThreadPoolExecutor, job: Job,
-              report: Report) -> Iterator[tuple[FoundFile, ContentKey]]:
+    def _keys(
+        self, files: list[FoundFile], pool: ThreadPoolExecutor, job: Job, report: Report
+    ) -> Iterator[tuple[FoundFile, ContentKey]]:
         """Content keys: from the cache when the path is unchanged, else by fingerprinting."""
         unknown: list[FoundFile] = []
         for found in files:
@@ -153,8 +163,10 @@ class Scanner:
                 unknown.append(found)
             else:
                 yield found, ContentKey(fingerprint, found.size, found.mtime_ns)
+
         def fingerprint_of(found: FoundFile) -> str:
             return hashing.fingerprint(found.path, found.size)
+
         for index, (found, result) in enumerate(zip(unknown, pool.map(_catching(fingerprint_of), unknown))):
             job.check()
             job.progress("hash", index + 1, len(unknown), found.path)
@@ -163,8 +175,9 @@ class Scanner:
             else:
                 report.errors.append(FileError(found.path, result.args[0]))
 
-    def _decoded_batches(self, misses: list[_Pending], pool: ThreadPoolExecutor, batch_size: int,
-                         job: Job, report: Report) -> Iterator[list[tuple[_Pending, DecodedImage]]]:
+    def _decoded_batches(
+        self, misses: list[_Pending], pool: ThreadPoolExecutor, batch_size: int, job: Job, report: Report
+    ) -> Iterator[list[tuple[_Pending, DecodedImage]]]:
         """Decoded pictures in batches, decoding ahead while the caller runs inference."""
         size, mode = self.embedder.card.input_size, self.embedder.card.resize
         window: deque[tuple[_Pending, Future[DecodedImage | _Failure]]] = deque()
@@ -193,8 +206,9 @@ class Scanner:
             for _, future in window:
                 future.cancel()
 
-    def _exact_clusters(self, records: list[ImageRecord], keys: list[ContentKey],
-                        job: Job) -> list[list[int]]:
+    def _exact_clusters(
+        self, records: list[ImageRecord], keys: list[ContentKey], job: Job
+    ) -> list[list[int]]:
         """Indices of byte-identical files, hashing only where sizes and fingerprints collide."""
         index_of = {record.path: i for i, record in enumerate(records)}
         key_of = {record.path: keys[i] for i, record in enumerate(records)}
@@ -211,8 +225,9 @@ class Scanner:
                 self.cache.store_content_hash(key, digest)
             return digest
 
-        clusters = hashing.exact_clusters({r.path: r.bytes for r in records}, full_hash,
-                                          lambda path: key_of[path].fingerprint)
+        clusters = hashing.exact_clusters(
+            {r.path: r.bytes for r in records}, full_hash, lambda path: key_of[path].fingerprint
+        )
         self.cache.commit()
         return [[index_of[path] for path in cluster] for cluster in clusters]
 

@@ -66,8 +66,7 @@ class FreedesktopTrash:
     def _reserve(source: str, files: Path, info: Path) -> tuple[str, Path]:
         """Claim a free name by creating its info file exclusively, as the spec asks."""
         stem, suffix = os.path.splitext(os.path.basename(source))
-        text = (f"[Trash Info]\nPath={quote(source)}\n"
-                f"DeletionDate={time.strftime('%Y-%m-%dT%H:%M:%S')}\n")
+        text = f"[Trash Info]\nPath={quote(source)}\nDeletionDate={time.strftime('%Y-%m-%dT%H:%M:%S')}\n"
         for attempt in range(10_000):
             name = f"{stem}{suffix}" if attempt == 0 else f"{stem}.{attempt}{suffix}"
             info_path = info / (name + ".trashinfo")

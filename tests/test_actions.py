@@ -42,8 +42,9 @@ def file_actions(tmp_path: Path, trash: FreedesktopTrash) -> FileActions:
     return FileActions(tmp_path / "state" / "journal.jsonl", trash)
 
 
-def test_trash_then_undo_restores_path_bytes_and_mtime(tmp_path: Path, file_actions: FileActions,
-                                                       trash: FreedesktopTrash) -> None:
+def test_trash_then_undo_restores_path_bytes_and_mtime(
+    tmp_path: Path, file_actions: FileActions, trash: FreedesktopTrash
+) -> None:
     paths = _files(tmp_path / "photos", 3)
     before = {p: (_digest(p), p.stat().st_mtime_ns) for p in paths}
     result = file_actions.trash([str(p) for p in paths])
@@ -124,8 +125,9 @@ def test_missing_file_is_a_failure_not_an_exception(tmp_path: Path, file_actions
     assert len(result.done) == 1
 
 
-def test_cancel_stops_between_files_and_keeps_what_was_done(tmp_path: Path,
-                                                             file_actions: FileActions) -> None:
+def test_cancel_stops_between_files_and_keeps_what_was_done(
+    tmp_path: Path, file_actions: FileActions
+) -> None:
     paths = _files(tmp_path / "p", 4)
     job = Job(lambda event: event.done < 2, min_interval=0)
     result = file_actions.trash([str(p) for p in paths], job)
@@ -171,8 +173,17 @@ def test_recovery_finishes_a_move_interrupted_between_link_and_unlink(tmp_path: 
     target = tmp_path / "dest" / source.name
     journal = Journal(tmp_path / "journal.jsonl")
     journal.append({"t": "begin", "id": 1, "kind": "move", "time": 0, "dest": str(target.parent)})
-    journal.append({"t": "op", "id": 1, "seq": 0, "src": str(source), "dst": str(target),
-                    "size": source.stat().st_size, "mtime_ns": source.stat().st_mtime_ns})
+    journal.append(
+        {
+            "t": "op",
+            "id": 1,
+            "seq": 0,
+            "src": str(source),
+            "dst": str(target),
+            "size": source.stat().st_size,
+            "mtime_ns": source.stat().st_mtime_ns,
+        }
+    )
     target.parent.mkdir()
     os.link(source, target)  # the crash came before the source name was removed
     file_actions = FileActions(journal.path, FreedesktopTrash(tmp_path / "Trash"))
@@ -187,8 +198,9 @@ def test_recovery_removes_a_partial_copy_and_keeps_the_source(tmp_path: Path) ->
     target = tmp_path / "dest" / source.name
     journal = Journal(tmp_path / "journal.jsonl")
     journal.append({"t": "begin", "id": 1, "kind": "move", "time": 0, "dest": str(target.parent)})
-    journal.append({"t": "op", "id": 1, "seq": 0, "src": str(source), "dst": str(target),
-                    "size": 1, "mtime_ns": 1})
+    journal.append(
+        {"t": "op", "id": 1, "seq": 0, "src": str(source), "dst": str(target), "size": 1, "mtime_ns": 1}
+    )
     target.parent.mkdir()
     Path(str(target) + actions.PARTIAL_SUFFIX).write_bytes(b"half")
     with open(journal.path, "a") as handle:
@@ -246,6 +258,8 @@ def test_action_modules_import_no_qt() -> None:
     import sys
 
     modules = "dupfinder.actions, dupfinder.journal, dupfinder.trash, dupfinder.ignore, dupfinder.query"
-    code = (f"import sys; import {modules}; "
-            "sys.exit(1 if any(m.startswith(('PySide6', 'shiboken6')) for m in sys.modules) else 0)")
+    code = (
+        f"import sys; import {modules}; "
+        "sys.exit(1 if any(m.startswith(('PySide6', 'shiboken6')) for m in sys.modules) else 0)"
+    )
     assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0

@@ -13,9 +13,13 @@ from benchmarks.pairs import PairSet, average_precision, evaluate_method, negati
 def _pairs() -> PairSet:
     # source 0: original 0, copies 1 (crop) and 2 (flip); source 1: original 3, copy 4 (crop);
     # file 5 is a distractor.
-    return PairSet(np.array([0, 0, 0, 1, 1, 2]), np.array([True, False, False, True, False, False]),
-                   ["", "crop", "flip", "", "crop", ""], hard_negatives=[(0, 5, "same scene")],
-                   levels={"hard": ("crop", "flip")})
+    return PairSet(
+        np.array([0, 0, 0, 1, 1, 2]),
+        np.array([True, False, False, True, False, False]),
+        ["", "crop", "flip", "", "crop", ""],
+        hard_negatives=[(0, 5, "same scene")],
+        levels={"hard": ("crop", "flip")},
+    )
 
 
 def test_positive_and_negative_pair_counts() -> None:
@@ -28,8 +32,9 @@ def test_negative_scores_cover_only_cross_source_pairs() -> None:
     pairs = _pairs()
     scores = np.arange(36, dtype=np.float32).reshape(6, 6)
     got = sorted(negative_scores(pairs, lambda rows: scores[rows], block=4).tolist())
-    expected = sorted(scores[i, j] for i in range(6) for j in range(i + 1, 6)
-                      if pairs.source[i] != pairs.source[j])
+    expected = sorted(
+        scores[i, j] for i in range(6) for j in range(i + 1, 6) if pairs.source[i] != pairs.source[j]
+    )
     assert got == expected and len(got) == 11
 
 
@@ -88,8 +93,16 @@ def test_write_threshold_keeps_the_rest_of_the_card(tmp_path: Path) -> None:
     model.write_bytes(b"")
     card = {"name": "m", "default_threshold": 0.5, "evaluation": {"held_out": {"ap": 0.9}}}
     model.with_suffix(".json").write_text(json.dumps(card))
-    write_threshold(model, {"min_similarity": 0.93, "precision": 0.99, "recall": 0.6, "split": "val",
-                            "hash_confirm": {"margin": 0.1, "max_distance": 2, "recall": 0.7}})
+    write_threshold(
+        model,
+        {
+            "min_similarity": 0.93,
+            "precision": 0.99,
+            "recall": 0.6,
+            "split": "val",
+            "hash_confirm": {"margin": 0.1, "max_distance": 2, "recall": 0.7},
+        },
+    )
     written = json.loads(model.with_suffix(".json").read_text())
     assert written["default_threshold"] == 0.93 and written["name"] == "m"
     assert written["hash_confirm"] == {"margin": 0.1, "max_distance": 2}

@@ -96,7 +96,8 @@ def test_a_cache_of_the_older_layout_is_started_afresh(tmp_path: Path) -> None:
         "CREATE TABLE embeddings (fingerprint TEXT NOT NULL, size INTEGER NOT NULL, "
         "mtime_ns INTEGER NOT NULL, model TEXT NOT NULL, vector BLOB NOT NULL, "
         "PRIMARY KEY (fingerprint, size, mtime_ns, model));"
-        "INSERT INTO embeddings VALUES ('abc', 10, 20, 'model', x'00000000');")
+        "INSERT INTO embeddings VALUES ('abc', 10, 20, 'model', x'00000000');"
+    )
     old.commit()
     old.close()
     key = ContentKey("abc", 10, 20)

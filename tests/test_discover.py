@@ -61,8 +61,9 @@ def test_same_file_through_two_paths_counted_once(tmp_path: Path) -> None:
     original = _touch(tmp_path / "photos" / "p.jpg")
     os.link(original, tmp_path / "photos" / "hardlink.jpg")
     os.symlink(tmp_path / "photos", tmp_path / "alias")
-    result = discover([tmp_path / "photos", tmp_path / "alias", tmp_path],
-                      DiscoverOptions(follow_symlinks=True))
+    result = discover(
+        [tmp_path / "photos", tmp_path / "alias", tmp_path], DiscoverOptions(follow_symlinks=True)
+    )
     assert len(result.files) == 1
 
 

@@ -28,7 +28,7 @@ def test_embeddings_are_unit_length_and_batch_independent(tiny_model: Path) -> N
     embedder = Embedder(tiny_model, device="cpu")
     batch = np.random.default_rng(0).integers(0, 256, (5, 64, 64, 3), dtype=np.uint8)
     together = embedder.embed(batch)
-    alone = np.vstack([embedder.embed(batch[i:i + 1]) for i in range(5)])
+    alone = np.vstack([embedder.embed(batch[i : i + 1]) for i in range(5)])
     assert together.shape == (5, 48) and together.dtype == np.float32
     assert np.allclose(np.linalg.norm(together, axis=1), 1.0, atol=1e-5)
     assert np.allclose(together, alone, atol=1e-5)

@@ -40,8 +40,11 @@ def test_near_duplicates_group_and_unrelated_do_not(rng: np.random.Generator) ->
 def test_reference_is_the_best_copy_and_has_similarity_one(rng: np.random.Generator) -> None:
     vectors = _unit(rng.normal(size=(3, 16)))
     vectors[:] = vectors[0]
-    records = [ImageRecord("/small.jpg", 100, 100, 50, 1.0), ImageRecord("/big.jpg", 400, 300, 10, 2.0),
-               ImageRecord("/mid.jpg", 400, 300, 5, 0.5)]
+    records = [
+        ImageRecord("/small.jpg", 100, 100, 50, 1.0),
+        ImageRecord("/big.jpg", 400, 300, 10, 2.0),
+        ImageRecord("/mid.jpg", 400, 300, 5, 0.5),
+    ]
     group = NeighbourGraph(records, vectors).groups(0.9)[0]
     assert group.members[0].image.path == "/big.jpg"  # resolution, then bytes
     assert group.members[0].similarity == 1.0
@@ -50,11 +53,14 @@ def test_reference_is_the_best_copy_and_has_similarity_one(rng: np.random.Genera
 def test_no_chaining_through_intermediates(rng: np.random.Generator) -> None:
     a = _unit(rng.normal(size=(1, 16)))[0]
     direction = _unit(rng.normal(size=(1, 16)))[0]
-    b = _at_angle(a, direction, 0.93)   # A~B 0.93
-    c = _at_angle(b, -a, 0.93)          # B~C 0.93 but A~C well below 0.9
+    b = _at_angle(a, direction, 0.93)  # A~B 0.93
+    c = _at_angle(b, -a, 0.93)  # B~C 0.93 but A~C well below 0.9
     assert float(a @ c) < 0.8
-    records = [ImageRecord("/a.jpg", 300, 300, 3, 0), ImageRecord("/b.jpg", 200, 200, 2, 0),
-               ImageRecord("/c.jpg", 100, 100, 1, 0)]
+    records = [
+        ImageRecord("/a.jpg", 300, 300, 3, 0),
+        ImageRecord("/b.jpg", 200, 200, 2, 0),
+        ImageRecord("/c.jpg", 100, 100, 1, 0),
+    ]
     groups = _paths(NeighbourGraph(records, np.stack([a, b, c]).astype(np.float32)), 0.9)
     assert groups == [{"/a.jpg", "/b.jpg"}]  # C matches only B, which is not a reference
 
@@ -63,8 +69,11 @@ def test_member_joins_its_most_similar_reference(rng: np.random.Generator) -> No
     a, other = _unit(rng.normal(size=(2, 16)))
     d = _at_angle(a, other, 0.5)  # two unrelated references A and D
     m = _unit((0.45 * a + 0.55 * d)[None])[0]  # closer to D
-    records = [ImageRecord("/a.jpg", 900, 900, 9, 0), ImageRecord("/d.jpg", 800, 800, 8, 0),
-               ImageRecord("/m.jpg", 10, 10, 1, 0)]
+    records = [
+        ImageRecord("/a.jpg", 900, 900, 9, 0),
+        ImageRecord("/d.jpg", 800, 800, 8, 0),
+        ImageRecord("/m.jpg", 10, 10, 1, 0),
+    ]
     graph = NeighbourGraph(records, np.stack([a, d, m]).astype(np.float32))
     threshold = float(min(a @ m, d @ m)) - 0.01
     assert {"/d.jpg", "/m.jpg"} in _paths(graph, threshold)
@@ -75,7 +84,8 @@ def test_exact_clusters_form_exact_groups(rng: np.random.Generator) -> None:
     vectors[3] = vectors[1]
     groups = NeighbourGraph(_records(5), vectors, exact=[[1, 3]]).groups(0.9)
     assert [(g.kind, {m.image.path for m in g.members}) for g in groups] == [
-        ("exact", {"/p/0001.jpg", "/p/0003.jpg"})]
+        ("exact", {"/p/0001.jpg", "/p/0003.jpg"})
+    ]
 
 
 def test_exact_cluster_joins_a_near_group_whole(rng: np.random.Generator) -> None:
@@ -140,23 +150,31 @@ def test_empty_and_single_inputs() -> None:
 
 
 def test_quality_key_orders_best_first() -> None:
-    records = [ImageRecord("/b", 10, 10, 5, 2.0), ImageRecord("/a", 10, 10, 5, 1.0),
-               ImageRecord("/c", 20, 10, 1, 3.0)]
+    records = [
+        ImageRecord("/b", 10, 10, 5, 2.0),
+        ImageRecord("/a", 10, 10, 5, 1.0),
+        ImageRecord("/c", 20, 10, 1, 3.0),
+    ]
     assert [r.path for r in sorted(records, key=quality_key)] == ["/c", "/a", "/b"]
 
 
-def test_weak_look_alike_link_does_not_steal_a_picture_from_its_copies(
-        rng: np.random.Generator) -> None:
+def test_weak_look_alike_link_does_not_steal_a_picture_from_its_copies(rng: np.random.Generator) -> None:
     a, b, noise = _unit(rng.normal(size=(3, 16)))
     copy_of_a = _at_angle(a, noise, 0.999)
     b = _at_angle(a, b, 0.9)  # another picture that happens to look like A
     copy_of_b = _at_angle(b, noise, 0.999)
-    records = [ImageRecord("/b.jpg", 900, 900, 9, 0), ImageRecord("/a.jpg", 800, 800, 8, 0),
-               ImageRecord("/a-small.jpg", 100, 100, 1, 0), ImageRecord("/b-small.jpg", 90, 90, 1, 0)]
+    records = [
+        ImageRecord("/b.jpg", 900, 900, 9, 0),
+        ImageRecord("/a.jpg", 800, 800, 8, 0),
+        ImageRecord("/a-small.jpg", 100, 100, 1, 0),
+        ImageRecord("/b-small.jpg", 90, 90, 1, 0),
+    ]
     graph = NeighbourGraph(records, np.stack([b, a, copy_of_a, copy_of_b]).astype(np.float32))
     groups = graph.groups(0.85)
     assert sorted(sorted(m.image.path for m in g.members) for g in groups) == [
-        ["/a-small.jpg", "/a.jpg"], ["/b-small.jpg", "/b.jpg"]]
+        ["/a-small.jpg", "/a.jpg"],
+        ["/b-small.jpg", "/b.jpg"],
+    ]
     assert {g.reference.image.path for g in groups} == {"/a.jpg", "/b.jpg"}
 
 
@@ -164,20 +182,23 @@ def test_exact_copy_counts_as_a_perfect_match_for_the_rival_filter(rng: np.rando
     a, b, noise = _unit(rng.normal(size=(3, 16)))
     b = _at_angle(a, b, 0.9)
     copy_of_a = _at_angle(a, noise, 0.999)
-    records = [ImageRecord("/b.jpg", 900, 900, 9, 0), ImageRecord("/b-backup.jpg", 900, 900, 9, 0),
-               ImageRecord("/a.jpg", 800, 800, 8, 0), ImageRecord("/a-small.jpg", 100, 100, 1, 0)]
+    records = [
+        ImageRecord("/b.jpg", 900, 900, 9, 0),
+        ImageRecord("/b-backup.jpg", 900, 900, 9, 0),
+        ImageRecord("/a.jpg", 800, 800, 8, 0),
+        ImageRecord("/a-small.jpg", 100, 100, 1, 0),
+    ]
     graph = NeighbourGraph(records, np.stack([b, b, a, copy_of_a]).astype(np.float32), exact=[[0, 1]])
     kinds = sorted((g.kind, g.reference.image.path) for g in graph.groups(0.85))
     assert kinds == [("exact", "/b-backup.jpg"), ("near", "/a.jpg")]  # equal copies: path order
 
 
-def test_a_pair_just_below_the_threshold_links_only_when_the_phashes_agree(
-        rng: np.random.Generator) -> None:
+def test_a_pair_just_below_the_threshold_links_only_when_the_phashes_agree(rng: np.random.Generator) -> None:
     from dupfinder.grouping import HashConfirm
 
     a = _unit(rng.normal(size=(1, 16)))[0]
     direction = _unit(rng.normal(size=(1, 16)))[0]
-    copy = _at_angle(a, direction, 0.88)       # a recoloured copy the model scores low
+    copy = _at_angle(a, direction, 0.88)  # a recoloured copy the model scores low
     look_alike = _at_angle(a, -direction, 0.88)  # a different drawing, just as close
     vectors = np.stack([a, copy, look_alike]).astype(np.float32)
     hashes = [0xF0F0_F0F0_0000_FFFF, 0xF0F0_F0F0_0000_FFFE, 0x0F0F_0F0F_FFFF_0000]
@@ -190,8 +211,9 @@ def test_a_pair_just_below_the_threshold_links_only_when_the_phashes_agree(
     assert not graph.groups(0.85)[0].members[1].hash_confirmed  # above a lower threshold: plain
     assert _paths(graph, 0.95) == []  # the rule reaches only `margin` below the threshold
     assert _paths(NeighbourGraph(_records(3), vectors), 0.9) == []  # no hashes, no rule
-    assert _paths(NeighbourGraph(_records(3), vectors, hashes=hashes,
-                                 confirm=HashConfirm(0.05, 0)), 0.9) == []  # one bit is too many
+    assert (
+        _paths(NeighbourGraph(_records(3), vectors, hashes=hashes, confirm=HashConfirm(0.05, 0)), 0.9) == []
+    )  # one bit is too many
 
 
 def test_hash_confirm_rejects_nonsense() -> None:

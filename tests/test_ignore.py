@@ -9,8 +9,9 @@ from dupfinder.report import Group, ImageRecord, Member
 
 
 def _group(group_id: int, *paths: str, kind: str = "near") -> Group:
-    members = tuple(Member(ImageRecord(p, 10, 10, 100, 0.0), 1.0 if i == 0 else 0.95)
-                    for i, p in enumerate(paths))
+    members = tuple(
+        Member(ImageRecord(p, 10, 10, 100, 0.0), 1.0 if i == 0 else 0.95) for i, p in enumerate(paths)
+    )
     return Group(group_id, kind, members)  # type: ignore[arg-type]
 
 

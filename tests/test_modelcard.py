@@ -11,8 +11,7 @@ from dupfinder.modelcard import ModelCard, ModelCardError, card_path_for, load_c
 
 
 def _card(**changes: object) -> ModelCard:
-    fields: dict[str, object] = {"name": "m", "input_size": 64, "embedding_dim": 32,
-                                 "default_threshold": 0.9}
+    fields: dict[str, object] = {"name": "m", "input_size": 64, "embedding_dim": 32, "default_threshold": 0.9}
     return ModelCard(**(fields | changes))  # type: ignore[arg-type]
 
 
@@ -22,13 +21,18 @@ def test_round_trip_keeps_every_field() -> None:
     assert "Corpus: x" in card.summary()
 
 
-@pytest.mark.parametrize(("field", "value", "message"), [
-    ("input_size", 2, "input_size"), ("embedding_dim", 0, "embedding_dim"),
-    ("default_threshold", 1.5, "default_threshold"), ("resize", "crop", "resize"),
-    ("input_layout", "NCHW", "input_layout"),
-    ("hash_confirm", {"margin": 0.1}, "hash_confirm"),
-    ("hash_confirm", {"margin": 0.1, "max_distance": 99}, "hash_confirm"),
-])
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("input_size", 2, "input_size"),
+        ("embedding_dim", 0, "embedding_dim"),
+        ("default_threshold", 1.5, "default_threshold"),
+        ("resize", "crop", "resize"),
+        ("input_layout", "NCHW", "input_layout"),
+        ("hash_confirm", {"margin": 0.1}, "hash_confirm"),
+        ("hash_confirm", {"margin": 0.1, "max_distance": 99}, "hash_confirm"),
+    ],
+)
 def test_invalid_values_are_named(field: str, value: object, message: str) -> None:
     with pytest.raises(ModelCardError, match=f"Invalid value for `{message}`"):
         _card(**{field: value})

@@ -29,6 +29,7 @@ def test_copies_keep_the_hash_and_other_pictures_do_not() -> None:
 
 def test_matches_the_imagehash_package_bit_for_bit() -> None:
     import imagehash  # installed by `make test` with the benchmark extras
+
     for seed in range(5):
         photo = synthetic_photo(seed, (200, 150))
         assert perceptual_hash(photo) == int(str(imagehash.phash(photo)), 16)

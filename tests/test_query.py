@@ -44,8 +44,22 @@ def test_unreadable_query_fails_fast(folder: Path, tiny_model: Path, tmp_path: P
 
 
 def test_cli_query_json(folder: Path, tiny_model: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    code = main(["query", str(folder / "query.jpg"), str(folder / "photos"), "--model", str(tiny_model),
-                 "--count", "2", "--format", "json", "--no-cache", "--device", "cpu"])
+    code = main(
+        [
+            "query",
+            str(folder / "query.jpg"),
+            str(folder / "photos"),
+            "--model",
+            str(tiny_model),
+            "--count",
+            "2",
+            "--format",
+            "json",
+            "--no-cache",
+            "--device",
+            "cpu",
+        ]
+    )
     assert code == 0
     payload = json.loads(capsys.readouterr().out)
     assert payload["query"].endswith("query.jpg") and len(payload["matches"]) == 2
@@ -53,13 +67,36 @@ def test_cli_query_json(folder: Path, tiny_model: Path, capsys: pytest.CaptureFi
     assert set(payload["matches"][0]) == {"path", "similarity", "width", "height", "bytes", "mtime"}
 
 
-def test_cli_query_text_and_errors(folder: Path, tiny_model: Path, tmp_path: Path,
-                                   capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["query", str(folder / "query.jpg"), str(folder / "photos"), "--model",
-                 str(tiny_model), "--no-cache"]) == 0
+def test_cli_query_text_and_errors(
+    folder: Path, tiny_model: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert (
+        main(
+            [
+                "query",
+                str(folder / "query.jpg"),
+                str(folder / "photos"),
+                "--model",
+                str(tiny_model),
+                "--no-cache",
+            ]
+        )
+        == 0
+    )
     assert "closest picture(s)" in capsys.readouterr().out
     bad = corrupt_file(tmp_path / "bad.jpg")
     assert main(["query", str(bad), str(folder / "photos"), "--model", str(tiny_model), "--no-cache"]) == 1
     assert "bad.jpg" in capsys.readouterr().err
-    assert main(["query", str(folder / "query.jpg"), str(folder), "--model",
-                 str(tmp_path / "missing.onnx"), "--no-cache"]) == 1
+    assert (
+        main(
+            [
+                "query",
+                str(folder / "query.jpg"),
+                str(folder),
+                "--model",
+                str(tmp_path / "missing.onnx"),
+                "--no-cache",
+            ]
+        )
+        == 1
+    )

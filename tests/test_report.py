@@ -20,9 +20,15 @@ from dupfinder.report import (
 def _report() -> Report:
     reference = Member(ImageRecord("/a/big.jpg", 800, 600, 300_000, 1.5e9), 1.0)
     copy = Member(ImageRecord("/b/small.jpg", 400, 300, 80_000, 1.6e9), 0.97312345678)
-    report = Report("m", "0" * 64, 0.9, "cpu", ["/a", "/b"],
-                    groups=[Group(1, "near", (reference, copy))],
-                    errors=[FileError("/b/bad.jpg", "truncated or corrupt picture data")])
+    report = Report(
+        "m",
+        "0" * 64,
+        0.9,
+        "cpu",
+        ["/a", "/b"],
+        groups=[Group(1, "near", (reference, copy))],
+        errors=[FileError("/b/bad.jpg", "truncated or corrupt picture data")],
+    )
     report.stats.files, report.stats.images, report.stats.errors = 3, 2, 1
     return report
 
@@ -33,8 +39,14 @@ def test_json_schema_version_1() -> None:
     assert payload["model"] == {"name": "m", "sha256": "0" * 64}
     assert payload["stats"] == {"files": 3, "images": 2, "cached": 0, "errors": 1, "seconds": 0.0}
     member = payload["groups"][0]["members"][1]
-    assert member == {"path": "/b/small.jpg", "similarity": 0.973123, "width": 400, "height": 300,
-                      "bytes": 80_000, "mtime": 1.6e9}
+    assert member == {
+        "path": "/b/small.jpg",
+        "similarity": 0.973123,
+        "width": 400,
+        "height": 300,
+        "bytes": 80_000,
+        "mtime": 1.6e9,
+    }
     assert payload["errors"] == [{"path": "/b/bad.jpg", "error": "truncated or corrupt picture data"}]
 
 

@@ -24,22 +24,27 @@ def folder(tmp_path: Path) -> Path:
 def test_progress_reports_every_stage(tiny_model: Path, folder: Path) -> None:
     events: list[Progress] = []
     with EmbeddingCache(None) as cache:
-        Scanner(Embedder(tiny_model), cache).scan(ScanOptions([folder], batch_size=8),
-                                                  Job(events.append, min_interval=0))
+        Scanner(Embedder(tiny_model), cache).scan(
+            ScanOptions([folder], batch_size=8), Job(events.append, min_interval=0)
+        )
     assert {"discover", "hash", "embed", "group"} <= {e.stage for e in events}
     last_embed = [e for e in events if e.stage == "embed"][-1]
     assert (last_embed.done, last_embed.total) == (60, 60)
 
 
 def test_cancel_keeps_partial_results_and_a_consistent_cache(
-        tiny_model: Path, folder: Path, tmp_path: Path) -> None:
+    tiny_model: Path, folder: Path, tmp_path: Path
+) -> None:
     def stop_midway(event: Progress) -> bool:
         return not (event.stage == "embed" and event.done >= 16)
 
     embedder = Embedder(tiny_model)
     with EmbeddingCache(tmp_path / "c.db") as cache:
-        partial = Scanner(embedder, cache).scan(ScanOptions([folder], batch_size=8),
-                                                Job(stop_midway, min_interval=0)).report
+        partial = (
+            Scanner(embedder, cache)
+            .scan(ScanOptions([folder], batch_size=8), Job(stop_midway, min_interval=0))
+            .report
+        )
     assert partial.cancelled and 16 <= partial.stats.images < 60
     with EmbeddingCache(tmp_path / "c.db") as cache:
         full = Scanner(embedder, cache).scan(ScanOptions([folder], batch_size=8)).report

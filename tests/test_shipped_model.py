@@ -33,12 +33,20 @@ def test_bundled_model_groups_copies_and_separates_others(tmp_path: Path) -> Non
     original = synthetic_photo(3, (640, 480))
     letterboxed = Image.new("RGB", (640, 640))
     letterboxed.paste(original, (0, 80))
-    paths = [save(original, tmp_path / "a.png"),
-             save(original.resize((320, 240), Image.Resampling.LANCZOS), tmp_path / "a-half.jpg", quality=40),
-             save(synthetic_photo(4, (640, 480)), tmp_path / "b.png"),
-             save(letterboxed, tmp_path / "a-square.jpg", quality=85)]
-    vectors = embedder.embed(np.stack([load_for_model(p, card.input_size, card.resize).pixels  # type: ignore[arg-type]
-                                       for p in paths]))
+    paths = [
+        save(original, tmp_path / "a.png"),
+        save(original.resize((320, 240), Image.Resampling.LANCZOS), tmp_path / "a-half.jpg", quality=40),
+        save(synthetic_photo(4, (640, 480)), tmp_path / "b.png"),
+        save(letterboxed, tmp_path / "a-square.jpg", quality=85),
+    ]
+    vectors = embedder.embed(
+        np.stack(
+            [
+                load_for_model(p, card.input_size, card.resize).pixels  # type: ignore[arg-type]
+                for p in paths
+            ]
+        )
+    )
     assert float(vectors[0] @ vectors[1]) >= card.default_threshold
     assert float(vectors[0] @ vectors[2]) < card.default_threshold
     assert card.resize == "trim-stretch" and float(vectors[0] @ vectors[3]) >= card.default_threshold

@@ -119,8 +119,10 @@ def _card(name: str, state: checkpoint.TrainState, difference: float, weights: P
         "backend": state.extra.get("backend", keras.backend.backend()),
         "command": "; then ".join(
             [" ".join(map(str, state.extra.get("command", [])))]
-            + [f"{' '.join(map(str, r['command']))} (at epoch {r['epoch']}, step {r['step']})"
-               for r in state.extra.get("resumes", [])]
+            + [
+                f"{' '.join(map(str, r['command']))} (at epoch {r['epoch']}, step {r['step']})"
+                for r in state.extra.get("resumes", [])
+            ]
         ),
         "corpus": state.extra.get("data", {}),
         "epochs": state.epoch,

@@ -28,7 +28,7 @@ def nearest(vectors: np.ndarray, count: int, block: int = 1024) -> np.ndarray:
     if count <= 0:
         return found
     for start in range(0, len(vectors), block):
-        scores = vectors[start:start + block] @ vectors.T
+        scores = vectors[start : start + block] @ vectors.T
         rows = np.arange(start, min(start + block, len(vectors)))
         scores[rows - start, rows] = -np.inf  # never one's own neighbour
         top = np.argpartition(-scores, count, axis=1)[:, :count]
@@ -42,7 +42,7 @@ def embed_rows(branch: Any, paths: Sequence[str], size: int, resize: str, batch:
     vectors = []
     for start in range(0, len(paths), batch):
         pixels = []
-        for path in paths[start:start + batch]:
+        for path in paths[start : start + batch]:
             try:
                 pixels.append(load_for_model(Path(path), size, resize).pixels)  # type: ignore[arg-type]
             except DecodeError:

@@ -216,16 +216,23 @@ def _look_alikes(
     if options.neighbour_groups < 2:
         return None
     if start_weights is None:
-        print("note: --neighbour-groups needs starting weights (--init-weights or --resume); "
-              "batches stay random", flush=True)
+        print(
+            "note: --neighbour-groups needs starting weights (--init-weights or --resume); "
+            "batches stay random",
+            flush=True,
+        )
         return None
     started = time.monotonic()
     branch, _ = checkpoint.load_branch(start_weights)
     paths = [data.paths[data.rows[int(r)][0]] for r in rows]
-    table = neighbour_table(embed_rows(branch, paths, options.image_size, options.resize),
-                            options.neighbour_groups)
-    print(f"look-alike batches: {len(paths)} pictures embedded with {start_weights} "
-          f"in {time.monotonic() - started:.0f} s, groups of {options.neighbour_groups}", flush=True)
+    table = neighbour_table(
+        embed_rows(branch, paths, options.image_size, options.resize), options.neighbour_groups
+    )
+    print(
+        f"look-alike batches: {len(paths)} pictures embedded with {start_weights} "
+        f"in {time.monotonic() - started:.0f} s, groups of {options.neighbour_groups}",
+        flush=True,
+    )
     return table
 
 

@@ -30,8 +30,9 @@ def application() -> QApplication:
     return app
 
 
-def open_window(folders: list[Path] | None = None, model: Path | None = None,
-                environment: Environment | None = None) -> MainWindow:
+def open_window(
+    folders: list[Path] | None = None, model: Path | None = None, environment: Environment | None = None
+) -> MainWindow:
     """Create and show the window; with folders, add them and start scanning."""
     window = MainWindow(environment or default_environment(), model=model)
     window.show()

@@ -59,9 +59,11 @@ class MembersModel(QAbstractListModel):
         self.beginResetModel()
         self.members, self.marks, self.roots = list(members), marks, roots
         images = [m.image for m in self.members]
-        self._best = {"pixels": max((i.pixels for i in images), default=0),
-                      "bytes": max((i.bytes for i in images), default=0),
-                      "oldest": min((i.mtime for i in images), default=0.0)}
+        self._best = {
+            "pixels": max((i.pixels for i in images), default=0),
+            "bytes": max((i.bytes for i in images), default=0),
+            "oldest": min((i.mtime for i in images), default=0.0),
+        }
         self.endResetModel()
 
     def refresh(self, path: str | None = None) -> None:
@@ -94,10 +96,12 @@ class MembersModel(QAbstractListModel):
             return self.review and index.row() == 0
         if role == EMPHASIS_ROLE:
             image = member.image
-            return {"pixels": len(self.members) > 1 and image.pixels == self._best["pixels"],
-                    "bytes": len(self.members) > 1 and image.bytes == self._best["bytes"],
-                    "oldest": len(self.members) > 1 and image.mtime == self._best["oldest"],
-                    "folder": short_folder(path, self.roots)}
+            return {
+                "pixels": len(self.members) > 1 and image.pixels == self._best["pixels"],
+                "bytes": len(self.members) > 1 and image.bytes == self._best["bytes"],
+                "oldest": len(self.members) > 1 and image.mtime == self._best["oldest"],
+                "folder": short_folder(path, self.roots),
+            }
         return None
 
 
@@ -118,9 +122,12 @@ class CardDelegate(QStyledItemDelegate):
         return CARD
 
     def editorEvent(self, event: QEvent, model: Any, option: QStyleOptionViewItem, index: Index) -> bool:
-        if (event.type() == QEvent.Type.MouseButtonRelease and isinstance(event, QMouseEvent)
-                and index.data(MARKABLE_ROLE)
-                and mark_box(option.rect).adjusted(-4, -4, 4, 4).contains(event.position().toPoint())):
+        if (
+            event.type() == QEvent.Type.MouseButtonRelease
+            and isinstance(event, QMouseEvent)
+            and index.data(MARKABLE_ROLE)
+            and mark_box(option.rect).adjusted(-4, -4, 4, 4).contains(event.position().toPoint())
+        ):
             self.toggleRequested.emit(index.row())
             return True
         return super().editorEvent(event, model, option, index)
@@ -132,8 +139,11 @@ class CardDelegate(QStyledItemDelegate):
         rect: QRect = option.rect.adjusted(3, 3, -3, -3)  # type: ignore[attr-defined]
         marked, best = index.data(MARKED_ROLE), index.data(BEST_ROLE)
         selected = bool(option.state & QStyle.StateFlag.State_Selected)  # type: ignore[attr-defined]
-        outline = palette.color(QPalette.ColorRole.Highlight) if selected else (
-            colours.marked if marked else palette.color(QPalette.ColorRole.Mid))
+        outline = (
+            palette.color(QPalette.ColorRole.Highlight)
+            if selected
+            else (colours.marked if marked else palette.color(QPalette.ColorRole.Mid))
+        )
         path = QPainterPath()
         path.addRoundedRect(rect, 8, 8)
         painter.fillPath(path, colours.card)
@@ -145,10 +155,10 @@ class CardDelegate(QStyledItemDelegate):
         self._badges(painter, thumb, best, index.data(PROTECTED_ROLE), marked, colours)
         if index.data(MARKABLE_ROLE):
             self._mark_box(painter, option.rect, marked, colours, palette)  # type: ignore[attr-defined]
-        text = QRect(rect.left() + PAD, thumb.bottom() + 8, rect.width() - 2 * PAD,
-                     rect.bottom() - thumb.bottom() - 10)
-        self._facts(painter, text, member, index.data(EMPHASIS_ROLE), best,
-                    option.font, palette, colours)  # type: ignore[attr-defined]
+        text = QRect(
+            rect.left() + PAD, thumb.bottom() + 8, rect.width() - 2 * PAD, rect.bottom() - thumb.bottom() - 10
+        )
+        self._facts(painter, text, member, index.data(EMPHASIS_ROLE), best, option.font, palette, colours)  # type: ignore[attr-defined]
         painter.restore()
 
     def _thumbnail(self, painter: QPainter, box: QRect, path: str, palette: QPalette, marked: bool) -> None:
@@ -161,8 +171,11 @@ class CardDelegate(QStyledItemDelegate):
             painter.drawText(box, Qt.AlignmentFlag.AlignCenter, label)
             return
         size = pixmap.size() / pixmap.devicePixelRatio() / ratio
-        size = size.scaled(box.size(), Qt.AspectRatioMode.KeepAspectRatio) if (
-            size.width() > box.width() or size.height() > box.height()) else size
+        size = (
+            size.scaled(box.size(), Qt.AspectRatioMode.KeepAspectRatio)
+            if (size.width() > box.width() or size.height() > box.height())
+            else size
+        )
         target = QRect(0, 0, size.width(), size.height())
         target.moveCenter(box.center())
         if marked:
@@ -170,11 +183,18 @@ class CardDelegate(QStyledItemDelegate):
         painter.drawPixmap(target, pixmap)
         painter.setOpacity(1.0)
 
-    def _badges(self, painter: QPainter, box: QRect, best: bool, protected: bool, marked: bool,
-                colours: Any) -> None:
-        badges = [(text, colour) for text, colour, shown in (
-            ("BEST COPY", colours.best, best), ("REFERENCE FOLDER", colours.protected, protected),
-            ("MARKED", colours.marked, marked)) if shown]
+    def _badges(
+        self, painter: QPainter, box: QRect, best: bool, protected: bool, marked: bool, colours: Any
+    ) -> None:
+        badges = [
+            (text, colour)
+            for text, colour, shown in (
+                ("BEST COPY", colours.best, best),
+                ("REFERENCE FOLDER", colours.protected, protected),
+                ("MARKED", colours.marked, marked),
+            )
+            if shown
+        ]
         font = QFont(painter.font())
         font.setPointSizeF(max(6.5, font.pointSizeF() * 0.75))
         font.setBold(True)
@@ -190,8 +210,9 @@ class CardDelegate(QStyledItemDelegate):
             painter.drawText(pill, Qt.AlignmentFlag.AlignCenter, text)
             y += pill.height() + 4
 
-    def _mark_box(self, painter: QPainter, card: QRect, marked: bool, colours: Any,
-                  palette: QPalette) -> None:
+    def _mark_box(
+        self, painter: QPainter, card: QRect, marked: bool, colours: Any, palette: QPalette
+    ) -> None:
         box = mark_box(card)
         painter.setPen(QPen(colours.marked if marked else palette.color(QPalette.ColorRole.Mid), 2))
         painter.setBrush(colours.marked if marked else palette.color(QPalette.ColorRole.Base))
@@ -202,19 +223,37 @@ class CardDelegate(QStyledItemDelegate):
             painter.drawPolyline([corner + QPoint(4, 10), corner + QPoint(8, 14), corner + QPoint(16, 5)])
         painter.setBrush(Qt.BrushStyle.NoBrush)
 
-    def _facts(self, painter: QPainter, box: QRect, member: Member, emphasis: dict[str, Any],
-               best: bool, base: QFont, palette: QPalette, colours: Any) -> None:
+    def _facts(
+        self,
+        painter: QPainter,
+        box: QRect,
+        member: Member,
+        emphasis: dict[str, Any],
+        best: bool,
+        base: QFont,
+        palette: QPalette,
+        colours: Any,
+    ) -> None:
         image, text_colour = member.image, palette.color(QPalette.ColorRole.Text)
         lines: list[tuple[str, QColor, bool]] = [
             (os.path.basename(image.path), text_colour, True),
-            (f"{image.width:,} × {image.height:,} px",
-             colours.best if emphasis["pixels"] else text_colour, bool(emphasis["pixels"])),
-            (human_bytes(image.bytes),
-             colours.best if emphasis["bytes"] else text_colour, bool(emphasis["bytes"])),
+            (
+                f"{image.width:,} × {image.height:,} px",
+                colours.best if emphasis["pixels"] else text_colour,
+                bool(emphasis["pixels"]),
+            ),
+            (
+                human_bytes(image.bytes),
+                colours.best if emphasis["bytes"] else text_colour,
+                bool(emphasis["bytes"]),
+            ),
             (human_date(image.mtime) + ("  · oldest" if emphasis["oldest"] else ""), text_colour, False),
             (emphasis["folder"], colours.muted, False),
-            ("Best copy (reference)" if best else f"Similarity {member.similarity_text}",
-             colours.muted, False),
+            (
+                "Best copy (reference)" if best else f"Similarity {member.similarity_text}",
+                colours.muted,
+                False,
+            ),
         ]
         y = box.top()
         for text, colour, bold in lines:

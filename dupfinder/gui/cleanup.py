@@ -74,7 +74,9 @@ class Cleanup(QObject):
             "Mark every file of the group?",
             f"This would mark all {len(full[0].members)} files of group {full[0].id}: if you then "
             "trash or move them, no copy of this picture is kept.",
-            action="Mark all", danger=True)
+            action="Mark all",
+            danger=True,
+        )
 
     def apply_rule(self, rule: str) -> None:
         review = self.review
@@ -96,16 +98,21 @@ class Cleanup(QObject):
         review = self.review
         records = review.marks.marked_in(review.groups) if review else []
         if review is None or not records:
-            self.prompts.inform("Nothing is marked", "Mark files first: Space on a picture, or a "
-                                "rule from the Mark menu (for example “Keep the largest resolution”).")
+            self.prompts.inform(
+                "Nothing is marked",
+                "Mark files first: Space on a picture, or a "
+                "rule from the Mark menu (for example “Keep the largest resolution”).",
+            )
             return None
         full: list[Group] = review.marks.fully_marked(review.groups)
         if full and not self.prompts.confirm(
-                "Some groups would be emptied",
-                f"In {plural(len(full), 'group')} every file is marked, so no copy of those "
-                "pictures would be kept. Go on anyway?",
-                details="\n".join(g.reference.image.path for g in full),
-                action="Go on", danger=True):
+            "Some groups would be emptied",
+            f"In {plural(len(full), 'group')} every file is marked, so no copy of those "
+            "pictures would be kept. Go on anyway?",
+            details="\n".join(g.reference.image.path for g in full),
+            action="Go on",
+            danger=True,
+        ):
             return None
         return [r.path for r in records], sum(r.bytes for r in records)
 
@@ -114,10 +121,12 @@ class Cleanup(QObject):
         if chosen is None:
             return
         paths, size = chosen
-        if self.prompts.confirm("Move to the trash",
-                                f"Move {plural(len(paths), 'file')} ({human_bytes(size)}) to the "
-                                "trash? You can undo this.", details="\n".join(paths),
-                                action="Move to Trash"):
+        if self.prompts.confirm(
+            "Move to the trash",
+            f"Move {plural(len(paths), 'file')} ({human_bytes(size)}) to the trash? You can undo this.",
+            details="\n".join(paths),
+            action="Move to Trash",
+        ):
             self._run("trash", lambda job: self.actions.trash(paths, job))
 
     def move_marked(self) -> None:
@@ -129,12 +138,15 @@ class Cleanup(QObject):
         if destination is None:
             return
         roots = list(self.review.result.report.roots)
-        if self.prompts.confirm("Move to a folder",
-                                f"Move {plural(len(paths), 'file')} ({human_bytes(size)}) to "
-                                f"{destination}? Their folders below the scanned folder are kept, "
-                                "and a name already taken gets a “ (1)” suffix: nothing is "
-                                "overwritten. You can undo this.", details="\n".join(paths),
-                                action="Move"):
+        if self.prompts.confirm(
+            "Move to a folder",
+            f"Move {plural(len(paths), 'file')} ({human_bytes(size)}) to "
+            f"{destination}? Their folders below the scanned folder are kept, "
+            "and a name already taken gets a “ (1)” suffix: nothing is "
+            "overwritten. You can undo this.",
+            details="\n".join(paths),
+            action="Move",
+        ):
             self._run("move", lambda job: self.actions.move(paths, Path(destination), roots, job))
 
     def undo(self) -> None:
@@ -154,8 +166,11 @@ class Cleanup(QObject):
             self.message.emit(f"{event.done:,} / {event.total:,}: {event.current}")
 
         job = Job(progress, min_interval=0.1)
-        self.tasks.submit(lambda: function(job), lambda result: self._finished(result, quiet),
-                          lambda error: self._crashed(kind, error))
+        self.tasks.submit(
+            lambda: function(job),
+            lambda result: self._finished(result, quiet),
+            lambda error: self._crashed(kind, error),
+        )
 
     def _finished(self, result: ActionResult, quiet: bool) -> None:
         if result.kind == "undo":
@@ -163,19 +178,26 @@ class Cleanup(QObject):
         else:
             self.filesGone.emit([item.source for item in result.done])
         self.undoChanged.emit(self.undo_text())
-        summary = (f"{plural(len(result.done), 'file')} ({human_bytes(result.bytes)}) "
-                   f"{VERBS[result.kind]}.")
+        summary = f"{plural(len(result.done), 'file')} ({human_bytes(result.bytes)}) {VERBS[result.kind]}."
         self.message.emit(summary)
         if result.failed or not quiet:
             failed = [f"{item.path}: {item.reason}" for item in result.failed]
-            text = summary + (f"<br><br><b>{plural(len(failed), 'file')} failed:</b>{rich_list(failed)}"
-                              if failed else "")
+            text = summary + (
+                f"<br><br><b>{plural(len(failed), 'file')} failed:</b>{rich_list(failed)}" if failed else ""
+            )
             done = "\n".join(f"{item.source} → {item.target}" for item in result.done)
-            self.prompts.inform("Done" if not failed else "Done, with failures", text,
-                                details=done + ("\n\nFailed:\n" + "\n".join(failed) if failed else ""),
-                                warning=bool(failed))
+            self.prompts.inform(
+                "Done" if not failed else "Done, with failures",
+                text,
+                details=done + ("\n\nFailed:\n" + "\n".join(failed) if failed else ""),
+                warning=bool(failed),
+            )
 
     def _crashed(self, kind: str, error: BaseException) -> None:
         self.undoChanged.emit(self.undo_text())
-        self.prompts.inform("Action stopped", f"The {kind} action stopped: {error}. Files already "
-                            "handled are in the journal; Undo puts them back.", warning=True)
+        self.prompts.inform(
+            "Action stopped",
+            f"The {kind} action stopped: {error}. Files already "
+            "handled are in the journal; Undo puts them back.",
+            warning=True,
+        )

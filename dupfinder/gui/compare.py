@@ -89,9 +89,12 @@ class ComparePanel(QWidget):
         layout.setContentsMargins(8, 6, 8, 6)
         header = QHBoxLayout()
         header.addWidget(self.title, 1)
-        self.ignore_button = self._tool("not-duplicate", "Not duplicates",
-                                        "These pictures are not duplicates: never group them again",
-                                        self.notDuplicatesRequested.emit)
+        self.ignore_button = self._tool(
+            "not-duplicate",
+            "Not duplicates",
+            "These pictures are not duplicates: never group them again",
+            self.notDuplicatesRequested.emit,
+        )
         header.addWidget(self.ignore_button)
         layout.addLayout(header)
         layout.addWidget(self.view, 1)
@@ -134,7 +137,8 @@ class ComparePanel(QWidget):
         self.title.setText(
             f"<span style='font-size:12pt; font-weight:600'>Group {group.id} · {kind}</span>"
             f"&nbsp;&nbsp;{plural(len(group.members), 'file')} · "
-            f"{human_bytes(group.reclaimable_bytes)} reclaimable · {marked} marked")
+            f"{human_bytes(group.reclaimable_bytes)} reclaimable · {marked} marked"
+        )
 
     def refresh_marks(self, marks: Marks) -> None:
         self.model.refresh()
@@ -170,8 +174,13 @@ class ComparePanel(QWidget):
             paths = [path]
         menu = QMenu(self)
         marked = all(self.model.marks.is_marked(p) for p in paths)
-        self._add(menu, "unmark" if marked else "mark", "Unmark" if marked else "Mark",
-                  lambda: self.markRequested.emit(paths, not marked), "Space")
+        self._add(
+            menu,
+            "unmark" if marked else "mark",
+            "Unmark" if marked else "Mark",
+            lambda: self.markRequested.emit(paths, not marked),
+            "Space",
+        )
         self._add(menu, "zoom-in", "View large", lambda: self.viewRequested.emit(index.row()), "Enter")
         menu.addSeparator()
         self._add(menu, "open", "Open", lambda: self.openRequested.emit(paths))
@@ -179,8 +188,12 @@ class ComparePanel(QWidget):
         self._add(menu, "copy", "Copy path", lambda: self.copyRequested.emit(paths))
         menu.addSeparator()
         self._add(menu, "similar", "Find similar pictures", lambda: self.similarRequested.emit(path))
-        self._add(menu, "not-duplicate", "Not a duplicate of the others",
-                  lambda: self.notDuplicateRequested.emit(path))
+        self._add(
+            menu,
+            "not-duplicate",
+            "Not a duplicate of the others",
+            lambda: self.notDuplicateRequested.emit(path),
+        )
         menu.exec(self.view.viewport().mapToGlobal(position))
 
     @staticmethod

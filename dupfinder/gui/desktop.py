@@ -45,10 +45,18 @@ def reveal(path: str) -> bool:
     if sys.platform == "darwin":
         return QProcess.startDetached("open", ["-R", path])[0]
     uri = QUrl.fromLocalFile(path).toString()
-    shown = QProcess.startDetached("dbus-send", [
-        "--session", "--print-reply", "--dest=org.freedesktop.FileManager1",
-        "/org/freedesktop/FileManager1", "org.freedesktop.FileManager1.ShowItems",
-        f"array:string:{uri}", "string:"])[0]
+    shown = QProcess.startDetached(
+        "dbus-send",
+        [
+            "--session",
+            "--print-reply",
+            "--dest=org.freedesktop.FileManager1",
+            "/org/freedesktop/FileManager1",
+            "org.freedesktop.FileManager1.ShowItems",
+            f"array:string:{uri}",
+            "string:",
+        ],
+    )[0]
     return shown or QDesktopServices.openUrl(QUrl.fromLocalFile(os.path.dirname(path)))
 
 

@@ -39,8 +39,13 @@ from .settings import AppSettings
 class SettingsDialog(QDialog):
     """Threshold, device, model file and workers; written to the settings on OK."""
 
-    def __init__(self, settings: AppSettings, prompts: Prompts, model_default: float | None,
-                 parent: QWidget | None = None) -> None:
+    def __init__(
+        self,
+        settings: AppSettings,
+        prompts: Prompts,
+        model_default: float | None,
+        parent: QWidget | None = None,
+    ) -> None:
         super().__init__(parent)
         self.setWindowTitle("Settings")
         self.settings, self.prompts = settings, prompts
@@ -78,8 +83,9 @@ class SettingsDialog(QDialog):
         form.addRow("Decoding threads", self.workers)
         note = QLabel("Changing the model or the device reloads the model; the next scan uses it.", self)
         note.setWordWrap(True)
-        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok |
-                                   QDialogButtonBox.StandardButton.Cancel, self)
+        buttons = QDialogButtonBox(
+            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel, self
+        )
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
         layout = QVBoxLayout(self)
@@ -94,8 +100,10 @@ class SettingsDialog(QDialog):
 
     def apply(self) -> bool:
         """Write the choices; returns True when the model must be reloaded."""
-        reload = (self.model.text().strip() != self.settings.model_path
-                  or self.device.currentText() != self.settings.device)
+        reload = (
+            self.model.text().strip() != self.settings.model_path
+            or self.device.currentText() != self.settings.device
+        )
         self.settings.threshold = None if self.use_default.isChecked() else self.threshold.value()
         self.settings.device = self.device.currentText()
         self.settings.model_path = self.model.text().strip()
@@ -107,22 +115,33 @@ class SettingsDialog(QDialog):
 def about_text(embedder: Embedder | None, model_error: str) -> str:
     if embedder is not None:
         card = html.escape(embedder.card.summary()).replace("\n", "<br>")
-        model = (f"{card}<br>File: {html.escape(str(embedder.model_path))}<br>"
-                 f"Runs on: {embedder.device.upper()} ({', '.join(embedder.providers)})")
+        model = (
+            f"{card}<br>File: {html.escape(str(embedder.model_path))}<br>"
+            f"Runs on: {embedder.device.upper()} ({', '.join(embedder.providers)})"
+        )
     else:
         model = f"<i>No model loaded.</i> {html.escape(model_error)}"
-    return (f"<h2>dupfinder {__version__}</h2>"
-            "<p>Finds duplicate and near-duplicate photos with a learned embedding, "
-            "and cleans up safely: every action can be undone.</p>"
-            f"<h3>Model</h3><p>{model}</p>"
-            f"<p style='color:gray'>Python {platform.python_version()} · PySide6 {pyside_version}</p>")
+    return (
+        f"<h2>dupfinder {__version__}</h2>"
+        "<p>Finds duplicate and near-duplicate photos with a learned embedding, "
+        "and cleans up safely: every action can be undone.</p>"
+        f"<h3>Model</h3><p>{model}</p>"
+        f"<p style='color:gray'>Python {platform.python_version()} · PySide6 {pyside_version}</p>"
+    )
 
 
 class ListDialog(QDialog):
     """A two-column list with an optional Remove / Clear pair (the ignore list uses them)."""
 
-    def __init__(self, title: str, headers: list[str], rows: list[tuple[str, str]], text: str,
-                 parent: QWidget | None = None, editable: bool = False) -> None:
+    def __init__(
+        self,
+        title: str,
+        headers: list[str],
+        rows: list[tuple[str, str]],
+        text: str,
+        parent: QWidget | None = None,
+        editable: bool = False,
+    ) -> None:
         super().__init__(parent)
         self.setWindowTitle(title)
         self.setWindowIcon(app_icon())
@@ -156,9 +175,15 @@ class IgnoredDialog(ListDialog):
     """Review the "not duplicates" decisions; removing one lets those pictures group again."""
 
     def __init__(self, ignore: IgnoreList, parent: QWidget | None = None) -> None:
-        super().__init__("Not duplicates", ["Picture", "Is not a duplicate of"], list(ignore),
-                         f"{len(ignore):,} pair(s) you marked as not duplicates. They are never "
-                         "grouped together again until you remove them here.", parent, editable=True)
+        super().__init__(
+            "Not duplicates",
+            ["Picture", "Is not a duplicate of"],
+            list(ignore),
+            f"{len(ignore):,} pair(s) you marked as not duplicates. They are never "
+            "grouped together again until you remove them here.",
+            parent,
+            editable=True,
+        )
         self.ignore = ignore
         self.changed = False
         self.remove_button.clicked.connect(self._remove)
@@ -177,9 +202,13 @@ class IgnoredDialog(ListDialog):
 
 
 def errors_dialog(errors: list[FileError], parent: QWidget | None = None) -> ListDialog:
-    return ListDialog("Unreadable files", ["File", "Reason"], [(e.path, e.error) for e in errors],
-                      f"{len(errors):,} file(s) could not be read; the scan went on without them.",
-                      parent)
+    return ListDialog(
+        "Unreadable files",
+        ["File", "Reason"],
+        [(e.path, e.error) for e in errors],
+        f"{len(errors):,} file(s) could not be read; the scan went on without them.",
+        parent,
+    )
 
 
 def rich_list(lines: list[str], limit: int = 12) -> str:
@@ -188,11 +217,11 @@ def rich_list(lines: list[str], limit: int = 12) -> str:
     return f"<ul>{shown}{more}</ul>"
 
 
-
 def export_report(prompts: Prompts, report: Report) -> Path | None:
     """Ask where, then write the groups as JSON (the CLI's schema) or CSV; returns the file."""
-    path, chosen_filter = prompts.choose_save_file("Export groups", "JSON (*.json);;CSV (*.csv)",
-                                                   "duplicates.json")
+    path, chosen_filter = prompts.choose_save_file(
+        "Export groups", "JSON (*.json);;CSV (*.csv)", "duplicates.json"
+    )
     if path is None:
         return None
     as_csv = path.suffix.lower() == ".csv" or (not path.suffix and "csv" in chosen_filter.lower())

@@ -9,8 +9,10 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWi
 
 from .icons import app_icon, icon
 
-WELCOME = ("Drag folders here to find duplicate pictures.<br>"
-           "<span style='font-size:10pt'>Or drop one picture to find the ones that look like it.</span>")
+WELCOME = (
+    "Drag folders here to find duplicate pictures.<br>"
+    "<span style='font-size:10pt'>Or drop one picture to find the ones that look like it.</span>"
+)
 
 
 class EmptyState(QWidget):
@@ -63,4 +65,7 @@ class EmptyState(QWidget):
         self.problem.setText(
             "<div style='background:#fef3c7; color:#78350f; padding:10px; border-radius:6px'>"
             f"<b>No model loaded.</b> {html.escape(message)}<br><br>Choose a model file in "
-            "Settings to scan.</div>" if message else "")
+            "Settings to scan.</div>"
+            if message
+            else ""
+        )

@@ -129,8 +129,11 @@ class EngineHost(QObject):
         def query() -> list[Match]:
             return similar_in(result, embed_file(embedder, Path(path)), count)
 
-        self.tasks.submit(query, lambda matches: self.similarFound.emit(path, matches),
-                          lambda error: self.similarFailed.emit(path, str(error)))
+        self.tasks.submit(
+            query,
+            lambda matches: self.similarFound.emit(path, matches),
+            lambda error: self.similarFailed.emit(path, str(error)),
+        )
 
     def close(self) -> None:
         """Cancel what runs, wait for it, and close the cache (at window close)."""
@@ -143,8 +146,12 @@ class EngineHost(QObject):
 
 def describe(event: Progress) -> str:
     """One line for the progress label: what, how many, how fast, how long."""
-    names = {"discover": "Finding pictures", "hash": "Checking files", "embed": "Reading pictures",
-             "group": "Grouping"}
+    names = {
+        "discover": "Finding pictures",
+        "hash": "Checking files",
+        "embed": "Reading pictures",
+        "group": "Grouping",
+    }
     parts = [names.get(event.stage, event.stage.capitalize())]
     parts.append(f"{event.done:,} / {event.total:,}" if event.total else f"{event.done:,}")
     if event.rate >= 1 and event.stage == "embed":

@@ -34,5 +34,9 @@ class Environment:
 def default_environment() -> Environment:
     """The platform's places: QSettings' default store, the app data folder, the cache folder."""
     data = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.AppLocalDataLocation)
-    return Environment(settings=QSettings(), data_dir=Path(data),
-                       cache_path=default_cache_dir() / "cache.sqlite3", trash=QtTrash())
+    return Environment(
+        settings=QSettings(),
+        data_dir=Path(data),
+        cache_path=default_cache_dir() / "cache.sqlite3",
+        trash=QtTrash(),
+    )

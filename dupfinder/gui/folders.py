@@ -41,8 +41,11 @@ def classify_drop(paths: Iterable[str]) -> tuple[list[str], str | None]:
     Dropped files that are not a lone picture add their parent folders.
     """
     paths = [os.path.abspath(p) for p in paths if os.path.exists(p)]
-    if len(paths) == 1 and os.path.isfile(paths[0]) and \
-            os.path.splitext(paths[0])[1].lower() in IMAGE_EXTENSIONS:
+    if (
+        len(paths) == 1
+        and os.path.isfile(paths[0])
+        and os.path.splitext(paths[0])[1].lower() in IMAGE_EXTENSIONS
+    ):
         return [], paths[0]
     folders: list[str] = []
     for path in paths:
@@ -144,8 +147,10 @@ class FoldersPanel(QWidget):
         for entry in self.settings.folders:
             self._add_item(entry)
         self.tree.blockSignals(False)
-        for widget, value in ((self.recursive, self.settings.recursive),
-                              (self.hidden, self.settings.include_hidden)):
+        for widget, value in (
+            (self.recursive, self.settings.recursive),
+            (self.hidden, self.settings.include_hidden),
+        ):
             widget.blockSignals(True)
             widget.setChecked(value)
             widget.blockSignals(False)
@@ -170,11 +175,19 @@ class FoldersPanel(QWidget):
         item.setCheckState(2, Qt.CheckState.Checked if entry.excluded else Qt.CheckState.Unchecked)
 
     def entries(self) -> list[FolderEntry]:
-        items = [item for i in range(self.tree.topLevelItemCount())
-                 if (item := self.tree.topLevelItem(i)) is not None]
-        return [FolderEntry(item.data(0, PATH_ROLE),
-                            item.checkState(1) == Qt.CheckState.Checked,
-                            item.checkState(2) == Qt.CheckState.Checked) for item in items]
+        items = [
+            item
+            for i in range(self.tree.topLevelItemCount())
+            if (item := self.tree.topLevelItem(i)) is not None
+        ]
+        return [
+            FolderEntry(
+                item.data(0, PATH_ROLE),
+                item.checkState(1) == Qt.CheckState.Checked,
+                item.checkState(2) == Qt.CheckState.Checked,
+            )
+            for item in items
+        ]
 
     def add_folders(self, folders: Iterable[str]) -> list[str]:
         """Add folders not yet in the list (and remember them as recent); returns those added."""
@@ -233,4 +246,4 @@ class FoldersPanel(QWidget):
 
 def _display(path: str) -> str:
     home = os.path.expanduser("~")
-    return "~" + path[len(home):] if path.startswith(home + os.sep) else path
+    return "~" + path[len(home) :] if path.startswith(home + os.sep) else path

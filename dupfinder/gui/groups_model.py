@@ -92,8 +92,9 @@ class GroupsModel(QAbstractTableModel):
     def columnCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
         return 0 if parent.isValid() else len(COLUMNS)
 
-    def headerData(self, section: int, orientation: Qt.Orientation,
-                   role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+    def headerData(
+        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
+    ) -> Any:
         if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
             return COLUMNS[section]
         return None
@@ -136,8 +137,10 @@ class GroupsModel(QAbstractTableModel):
 
     def _sort_key(self, group: Group, column: str) -> Any:
         keys = {
-            "Group": lambda: group.id, "Kind": lambda: (group.kind, group.id),
-            "Files": lambda: len(group.members), "Marked": lambda: self.marks.count_in(group),
+            "Group": lambda: group.id,
+            "Kind": lambda: (group.kind, group.id),
+            "Files": lambda: len(group.members),
+            "Marked": lambda: self.marks.count_in(group),
             "Reclaimable": lambda: group.reclaimable_bytes,
             "Best copy": lambda: os.path.basename(group.reference.image.path).lower(),
             "Folder": lambda: group.reference.image.path.lower(),

@@ -115,8 +115,9 @@ class GroupsPanel(QWidget):
         self.slider.blockSignals(False)
         self.slider_label.setText(f"{threshold:.3f}")
 
-    def set_groups(self, groups: list[Group], marks: Marks, roots: list[str],
-                   keep: str | None = None) -> None:
+    def set_groups(
+        self, groups: list[Group], marks: Marks, roots: list[str], keep: str | None = None
+    ) -> None:
         """Show `groups`; select the group holding `keep` (a path) when there is one."""
         self.model.set_groups(groups, marks, roots)
         self._update_summary()
@@ -154,8 +155,9 @@ class GroupsPanel(QWidget):
         files = sum(len(g.members) for g in groups)
         reclaim = sum(g.reclaimable_bytes for g in groups)
         marked = marks.marked_in(groups)
-        text = (f"{plural(len(groups), 'group')} · {plural(files, 'file')} · "
-                f"{human_bytes(reclaim)} reclaimable")
+        text = (
+            f"{plural(len(groups), 'group')} · {plural(files, 'file')} · {human_bytes(reclaim)} reclaimable"
+        )
         if shown != len(groups):
             text = f"{shown:,} shown of " + text
         if marked:

@@ -19,8 +19,7 @@ SIZES = (16, 20, 24, 32, 48)
 
 def icon_dirs() -> list[Path]:
     package = Path(__file__).resolve().parent.parent
-    return [package.parent / "resources" / "icons",
-            Path(sys.prefix) / "share" / "dupfinder" / "icons"]
+    return [package.parent / "resources" / "icons", Path(sys.prefix) / "share" / "dupfinder" / "icons"]
 
 
 @cache

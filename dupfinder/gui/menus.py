@@ -25,23 +25,47 @@ class Commands:
         self.add = self._make("folder-add", "&Add folder…", w.choose_folders, QKeySequence.StandardKey.Open)
         self.scan = self._make("scan", "&Scan", w.start_scan, "F5", "Scan the folders for duplicates")
         self.cancel = self._make("stop", "&Cancel scan", w.cancel_scan, "Esc")
-        self.similar = self._make("similar", "Find &similar to a picture…", lambda: w.similar.choose(),
-                                  "Ctrl+F")
-        self.export = self._make("export", "&Export groups…", w.export, "Ctrl+E",
-                                 "Save the groups as JSON or CSV")
+        self.similar = self._make(
+            "similar", "Find &similar to a picture…", lambda: w.similar.choose(), "Ctrl+F"
+        )
+        self.export = self._make(
+            "export", "&Export groups…", w.export, "Ctrl+E", "Save the groups as JSON or CSV"
+        )
         self.quit = self._make("", "&Quit", w.close, QKeySequence.StandardKey.Quit)
-        self.undo = self._make("undo", "&Undo", w.cleanup.undo, QKeySequence.StandardKey.Undo,
-                               "Put back the files of the last action")
+        self.undo = self._make(
+            "undo",
+            "&Undo",
+            w.cleanup.undo,
+            QKeySequence.StandardKey.Undo,
+            "Put back the files of the last action",
+        )
         self.settings = self._make("settings", "Se&ttings…", w.open_settings, "Ctrl+,")
-        self.trash = self._make("trash", "Move marked to &Trash", w.cleanup.trash_marked, "Del",
-                                "Move the marked files to the system trash (undoable)")
-        self.move = self._make("move", "&Move marked to…", w.cleanup.move_marked, "Ctrl+M",
-                               "Move the marked files to a folder, keeping their sub-folders")
+        self.trash = self._make(
+            "trash",
+            "Move marked to &Trash",
+            w.cleanup.trash_marked,
+            "Del",
+            "Move the marked files to the system trash (undoable)",
+        )
+        self.move = self._make(
+            "move",
+            "&Move marked to…",
+            w.cleanup.move_marked,
+            "Ctrl+M",
+            "Move the marked files to a folder, keeping their sub-folders",
+        )
         self.clear = self._make("unmark", "&Clear all marks", w.cleanup.clear_marks, "Ctrl+Shift+U")
-        self.rules = {name: self._make("", rule.label, lambda _c=False, n=name: w.cleanup.apply_rule(n))
-                      for name, rule in RULES.items()}
-        self.ignore = self._make("not-duplicate", "&Not duplicates", w.not_duplicates, "Ctrl+D",
-                                 "These pictures are not duplicates: never group them again")
+        self.rules = {
+            name: self._make("", rule.label, lambda _c=False, n=name: w.cleanup.apply_rule(n))
+            for name, rule in RULES.items()
+        }
+        self.ignore = self._make(
+            "not-duplicate",
+            "&Not duplicates",
+            w.not_duplicates,
+            "Ctrl+D",
+            "These pictures are not duplicates: never group them again",
+        )
         self.ignored = self._make("ignore-list", "Not-duplicates &list…", w.show_ignored)
         self.next = self._make("", "&Next group", lambda: w.step_group(1), "Ctrl+Down")
         self.previous = self._make("", "&Previous group", lambda: w.step_group(-1), "Ctrl+Up")
@@ -52,8 +76,14 @@ class Commands:
         self.rules_menu.addSeparator()
         self.rules_menu.addAction(self.clear)
 
-    def _make(self, name: str, text: str, slot: Callable[..., object],
-              shortcut: str | QKeySequence.StandardKey | None = None, tip: str = "") -> QAction:
+    def _make(
+        self,
+        name: str,
+        text: str,
+        slot: Callable[..., object],
+        shortcut: str | QKeySequence.StandardKey | None = None,
+        tip: str = "",
+    ) -> QAction:
         action = QAction(icon(name) if name else icon("none"), text, self.window)
         if shortcut is not None:
             action.setShortcut(QKeySequence(shortcut))

@@ -16,10 +16,12 @@ class Prompts:
     def __init__(self, parent: QWidget | None = None) -> None:
         self.parent = parent
 
-    def confirm(self, title: str, text: str, details: str = "", action: str = "OK",
-                danger: bool = False) -> bool:
-        box = QMessageBox(QMessageBox.Icon.Warning if danger else QMessageBox.Icon.Question,
-                          title, text, parent=self.parent)
+    def confirm(
+        self, title: str, text: str, details: str = "", action: str = "OK", danger: bool = False
+    ) -> bool:
+        box = QMessageBox(
+            QMessageBox.Icon.Warning if danger else QMessageBox.Icon.Question, title, text, parent=self.parent
+        )
         if details:
             box.setDetailedText(details)
         accept = box.addButton(action, QMessageBox.ButtonRole.AcceptRole)
@@ -29,8 +31,12 @@ class Prompts:
         return box.clickedButton() is accept
 
     def inform(self, title: str, text: str, details: str = "", warning: bool = False) -> None:
-        box = QMessageBox(QMessageBox.Icon.Warning if warning else QMessageBox.Icon.Information,
-                          title, text, parent=self.parent)
+        box = QMessageBox(
+            QMessageBox.Icon.Warning if warning else QMessageBox.Icon.Information,
+            title,
+            text,
+            parent=self.parent,
+        )
         if details:
             box.setDetailedText(details)
         box.exec()

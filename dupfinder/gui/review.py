@@ -19,8 +19,13 @@ from .marking import Marks, in_folders
 class Review:
     """One scan under review; `groups` is what the window lists."""
 
-    def __init__(self, result: ScanResult, ignore: IgnoreList, references: Sequence[str] = (),
-                 threshold: float | None = None) -> None:
+    def __init__(
+        self,
+        result: ScanResult,
+        ignore: IgnoreList,
+        references: Sequence[str] = (),
+        threshold: float | None = None,
+    ) -> None:
         self.result = result
         self.ignore = ignore
         self.references = [str(r) for r in references]

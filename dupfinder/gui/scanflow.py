@@ -25,8 +25,9 @@ class ScanFlow(QObject):
     finished = Signal(object)  # ScanResult
     needFolders = Signal()
 
-    def __init__(self, engine: EngineHost, settings: AppSettings, prompts: Prompts,
-                 parent: QWidget | None = None) -> None:
+    def __init__(
+        self, engine: EngineHost, settings: AppSettings, prompts: Prompts, parent: QWidget | None = None
+    ) -> None:
         super().__init__(parent)
         self.engine, self.settings, self.prompts = engine, settings, prompts
         self.progress = ScanProgress(parent)
@@ -52,9 +53,12 @@ class ScanFlow(QObject):
         return self._active
 
     def options(self) -> ScanOptions:
-        return ScanOptions(roots=[Path(r) for r in self.settings.roots()],
-                           discover=self.settings.discover_options(),
-                           threshold=self.settings.threshold, workers=self.settings.workers)
+        return ScanOptions(
+            roots=[Path(r) for r in self.settings.roots()],
+            discover=self.settings.discover_options(),
+            threshold=self.settings.threshold,
+            workers=self.settings.workers,
+        )
 
     def start(self) -> bool:
         """Scan the folders in the settings; False when nothing could start (and says why)."""
@@ -64,8 +68,11 @@ class ScanFlow(QObject):
             self.needFolders.emit()
             return False
         if self.engine.embedder is None and not self.engine.loading:
-            self.prompts.inform("No model", (self.engine.model_error or "No model is loaded.")
-                                + "\n\nChoose a model file in Settings.", warning=True)
+            self.prompts.inform(
+                "No model",
+                (self.engine.model_error or "No model is loaded.") + "\n\nChoose a model file in Settings.",
+                warning=True,
+            )
             return False
         if not self.engine.scan(self.options()):
             return False
@@ -101,10 +108,13 @@ class ScanFlow(QObject):
         report, stats = result.report, result.report.stats
         parts = []
         if report.cancelled:
-            parts.append(f"<b>Scan cancelled.</b> These groups cover the {stats.images:,} pictures "
-                         "scanned so far; scan again to finish (what was done is cached).")
+            parts.append(
+                f"<b>Scan cancelled.</b> These groups cover the {stats.images:,} pictures "
+                "scanned so far; scan again to finish (what was done is cached)."
+            )
         if report.errors:
-            parts.append(f"{plural(len(report.errors), 'file')} could not be read. "
-                         "<a href='errors'>Show them</a>")
+            parts.append(
+                f"{plural(len(report.errors), 'file')} could not be read. <a href='errors'>Show them</a>"
+            )
         self.notice.setText("&nbsp;&nbsp;".join(parts))
         self.notice.setVisible(bool(parts))

@@ -67,8 +67,11 @@ class AppSettings:
     @property
     def folders(self) -> list[FolderEntry]:
         raw = self._json("scan/folders", [])
-        return [FolderEntry(**{k: v for k, v in item.items() if k in ("path", "reference", "excluded")})
-                for item in raw if isinstance(item, dict) and isinstance(item.get("path"), str)]
+        return [
+            FolderEntry(**{k: v for k, v in item.items() if k in ("path", "reference", "excluded")})
+            for item in raw
+            if isinstance(item, dict) and isinstance(item.get("path"), str)
+        ]
 
     @folders.setter
     def folders(self, entries: list[FolderEntry]) -> None:
@@ -86,12 +89,18 @@ class AppSettings:
 
     # -- scan options -----------------------------------------------------------------------------
 
-    recursive = property(lambda self: self._get("scan/recursive", True, bool),
-                         lambda self, v: self.store.setValue("scan/recursive", bool(v)))
-    include_hidden = property(lambda self: self._get("scan/hidden", False, bool),
-                              lambda self, v: self.store.setValue("scan/hidden", bool(v)))
-    min_size_kib = property(lambda self: self._get("scan/min_size_kib", 0, int),
-                            lambda self, v: self.store.setValue("scan/min_size_kib", int(v)))
+    recursive = property(
+        lambda self: self._get("scan/recursive", True, bool),
+        lambda self, v: self.store.setValue("scan/recursive", bool(v)),
+    )
+    include_hidden = property(
+        lambda self: self._get("scan/hidden", False, bool),
+        lambda self, v: self.store.setValue("scan/hidden", bool(v)),
+    )
+    min_size_kib = property(
+        lambda self: self._get("scan/min_size_kib", 0, int),
+        lambda self, v: self.store.setValue("scan/min_size_kib", int(v)),
+    )
 
     @property
     def file_types(self) -> list[str]:
@@ -106,9 +115,13 @@ class AppSettings:
         extensions = frozenset().union(*(FILE_TYPES[t] for t in self.file_types))
         excluded = [e.path for e in self.folders if e.excluded]
         patterns = [p for path in excluded for p in (glob.escape(path), glob.escape(path) + os.sep + "*")]
-        return DiscoverOptions(extensions=extensions, exclude=patterns,
-                               min_size=max(1, self.min_size_kib * 1024),
-                               include_hidden=self.include_hidden, recursive=self.recursive)
+        return DiscoverOptions(
+            extensions=extensions,
+            exclude=patterns,
+            min_size=max(1, self.min_size_kib * 1024),
+            include_hidden=self.include_hidden,
+            recursive=self.recursive,
+        )
 
     def roots(self) -> list[str]:
         return [e.path for e in self.folders if not e.excluded]
@@ -131,12 +144,18 @@ class AppSettings:
     def threshold(self, value: float | None) -> None:
         self.store.setValue("engine/threshold", "" if value is None else f"{value:.4f}")
 
-    device = property(lambda self: str(self.store.value("engine/device", "auto")),
-                      lambda self, v: self.store.setValue("engine/device", str(v)))
-    model_path = property(lambda self: str(self.store.value("engine/model", "") or ""),
-                          lambda self, v: self.store.setValue("engine/model", str(v or "")))
-    workers = property(lambda self: max(1, self._get("engine/workers", default_workers(), int)),
-                       lambda self, v: self.store.setValue("engine/workers", int(v)))
+    device = property(
+        lambda self: str(self.store.value("engine/device", "auto")),
+        lambda self, v: self.store.setValue("engine/device", str(v)),
+    )
+    model_path = property(
+        lambda self: str(self.store.value("engine/model", "") or ""),
+        lambda self, v: self.store.setValue("engine/model", str(v or "")),
+    )
+    workers = property(
+        lambda self: max(1, self._get("engine/workers", default_workers(), int)),
+        lambda self, v: self.store.setValue("engine/workers", int(v)),
+    )
 
     # -- window -----------------------------------------------------------------------------------
 

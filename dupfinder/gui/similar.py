@@ -33,8 +33,11 @@ class SimilarSearch(QObject):
         self.window = window
         self.pending: str | None = None
         window.engine.similarFound.connect(self._found)
-        window.engine.similarFailed.connect(lambda path, why: window.prompts.inform(
-            "Cannot search", f"Cannot look for pictures like {path}: {why}", warning=True))
+        window.engine.similarFailed.connect(
+            lambda path, why: window.prompts.inform(
+                "Cannot search", f"Cannot look for pictures like {path}: {why}", warning=True
+            )
+        )
 
     def choose(self) -> None:
         chosen = self.window.prompts.choose_open_file("Find pictures similar to…", "Pictures (*.*)")
@@ -44,13 +47,17 @@ class SimilarSearch(QObject):
     def find(self, path: str) -> None:
         """Search the scanned pictures; without a scan yet, scan the folders first."""
         window, embedder = self.window, self.window.engine.embedder
-        current = (window.review is not None and embedder is not None
-                   and window.review.result.report.model_sha256 == embedder.sha256)
+        current = (
+            window.review is not None
+            and embedder is not None
+            and window.review.result.report.model_sha256 == embedder.sha256
+        )
         if current and window.review is not None and not window.scanflow.active:
             window.engine.find_similar(path, window.review.result)
         elif not window.settings.roots():
-            window.prompts.inform("Nothing to search", "Add the folders to search first, then "
-                                  "drop the picture again.")
+            window.prompts.inform(
+                "Nothing to search", "Add the folders to search first, then drop the picture again."
+            )
         else:
             self.pending = path
             if not window.scanflow.active:
@@ -74,8 +81,14 @@ class SimilarDialog(QDialog):
 
     openRequested = Signal(list)
 
-    def __init__(self, query: str, matches: list[Match], loader: ThumbnailLoader, roots: list[str],
-                 parent: QWidget | None = None) -> None:
+    def __init__(
+        self,
+        query: str,
+        matches: list[Match],
+        loader: ThumbnailLoader,
+        roots: list[str],
+        parent: QWidget | None = None,
+    ) -> None:
         super().__init__(parent)
         self.setWindowTitle(f"Pictures similar to {os.path.basename(query)}")
         self.query, self.loader = query, loader
@@ -90,9 +103,12 @@ class SimilarDialog(QDialog):
         self.picture = QLabel(self)
         self.picture.setFixedSize(QUERY_SIDE, QUERY_SIDE)
         self.picture.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        heading = QLabel(f"<b>{os.path.basename(query)}</b><br>{query}<br><br>"
-                         f"{plural(len(matches), 'closest picture')} among the scanned folders, "
-                         "most similar first.", self)
+        heading = QLabel(
+            f"<b>{os.path.basename(query)}</b><br>{query}<br><br>"
+            f"{plural(len(matches), 'closest picture')} among the scanned folders, "
+            "most similar first.",
+            self,
+        )
         heading.setWordWrap(True)
         heading.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         top = QHBoxLayout()

@@ -50,8 +50,12 @@ class Tasks(QObject):
     def busy(self) -> bool:
         return bool(self._relays)
 
-    def submit(self, function: Callable[[], Any], done: Callable[[Any], None],
-               failed: Callable[[BaseException], None]) -> None:
+    def submit(
+        self,
+        function: Callable[[], Any],
+        done: Callable[[Any], None],
+        failed: Callable[[BaseException], None],
+    ) -> None:
         """Run `function` in the pool; `done(result)` or `failed(error)` then runs in the UI thread."""
         relay = _Relay(self)
         self._relays.add(relay)

@@ -29,7 +29,7 @@ def short_folder(path: str, roots: list[str] | None = None) -> str:
         base = root.rstrip(os.sep)
         if folder == base or folder.startswith(base + os.sep):
             name = os.path.basename(base) or base
-            rest = folder[len(base):].lstrip(os.sep)
+            rest = folder[len(base) :].lstrip(os.sep)
             return os.path.join(name, rest) if rest else name
     home = os.path.expanduser("~")
-    return "~" + folder[len(home):] if folder.startswith(home + os.sep) else folder
+    return "~" + folder[len(home) :] if folder.startswith(home + os.sep) else folder

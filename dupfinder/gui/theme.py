@@ -45,15 +45,24 @@ def dark_palette() -> QPalette:
     roles = {
         # Base is lighter than Window: Fusion outlines check boxes with Window.darker(), which
         # would vanish on a Base as dark as that outline.
-        QPalette.ColorRole.Window: "#202328", QPalette.ColorRole.WindowText: "#e6e6e6",
-        QPalette.ColorRole.Base: "#2a2e34", QPalette.ColorRole.AlternateBase: "#30343b",
-        QPalette.ColorRole.ToolTipBase: "#2b2f36", QPalette.ColorRole.ToolTipText: "#e6e6e6",
-        QPalette.ColorRole.Text: "#e6e6e6", QPalette.ColorRole.Button: "#2a2e35",
-        QPalette.ColorRole.ButtonText: "#e6e6e6", QPalette.ColorRole.BrightText: "#ff6b6b",
-        QPalette.ColorRole.Highlight: "#3b82f6", QPalette.ColorRole.HighlightedText: "#ffffff",
-        QPalette.ColorRole.Link: "#60a5fa", QPalette.ColorRole.PlaceholderText: "#8b929c",
-        QPalette.ColorRole.Mid: "#3a3f47", QPalette.ColorRole.Dark: "#111316",
-        QPalette.ColorRole.Light: "#3a3f47", QPalette.ColorRole.Midlight: "#30343b",
+        QPalette.ColorRole.Window: "#202328",
+        QPalette.ColorRole.WindowText: "#e6e6e6",
+        QPalette.ColorRole.Base: "#2a2e34",
+        QPalette.ColorRole.AlternateBase: "#30343b",
+        QPalette.ColorRole.ToolTipBase: "#2b2f36",
+        QPalette.ColorRole.ToolTipText: "#e6e6e6",
+        QPalette.ColorRole.Text: "#e6e6e6",
+        QPalette.ColorRole.Button: "#2a2e35",
+        QPalette.ColorRole.ButtonText: "#e6e6e6",
+        QPalette.ColorRole.BrightText: "#ff6b6b",
+        QPalette.ColorRole.Highlight: "#3b82f6",
+        QPalette.ColorRole.HighlightedText: "#ffffff",
+        QPalette.ColorRole.Link: "#60a5fa",
+        QPalette.ColorRole.PlaceholderText: "#8b929c",
+        QPalette.ColorRole.Mid: "#3a3f47",
+        QPalette.ColorRole.Dark: "#111316",
+        QPalette.ColorRole.Light: "#3a3f47",
+        QPalette.ColorRole.Midlight: "#30343b",
         QPalette.ColorRole.Shadow: "#000000",
     }
     for role, colour in roles.items():

@@ -22,8 +22,9 @@ def read_scaled(path: str, box: int) -> QImage:
         reader.setScaledSize(size.scaled(QSize(box, box), Qt.AspectRatioMode.KeepAspectRatio))
     image = reader.read()
     if not image.isNull() and box > 0 and (image.width() > box or image.height() > box):
-        image = image.scaled(box, box, Qt.AspectRatioMode.KeepAspectRatio,
-                             Qt.TransformationMode.SmoothTransformation)
+        image = image.scaled(
+            box, box, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation
+        )
     return image
 
 

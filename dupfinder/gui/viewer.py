@@ -92,9 +92,11 @@ class ImageViewer(QDialog):
         self.info = QLabel(self)
         self.info.setTextFormat(Qt.TextFormat.RichText)
         bar = QHBoxLayout()
-        for name, tip, slot in (("zoom-out", "Zoom out (-)", lambda: self.view.zoom(0.8)),
-                                ("zoom-in", "Zoom in (+)", lambda: self.view.zoom(1.25)),
-                                ("zoom-fit", "Fit to window (0)", self.view.fit)):
+        for name, tip, slot in (
+            ("zoom-out", "Zoom out (-)", lambda: self.view.zoom(0.8)),
+            ("zoom-in", "Zoom in (+)", lambda: self.view.zoom(1.25)),
+            ("zoom-fit", "Fit to window (0)", self.view.fit),
+        ):
             button = QToolButton(self)
             button.setIcon(icon(name))
             button.setToolTip(tip)
@@ -116,7 +118,8 @@ class ImageViewer(QDialog):
         self.info.setText(
             f"<b>{self.row + 1} / {len(self.members)}</b>  {image.path}<br>"
             f"{image.width:,} × {image.height:,} px · {human_bytes(image.bytes)} · "
-            f"{human_date(image.mtime)} · similarity {member.similarity_text}{mark}")
+            f"{human_date(image.mtime)} · similarity {member.similarity_text}{mark}"
+        )
         pixmap = self.loader.get(image.path, FULL_SIZE)
         self.view.show_pixmap(pixmap if pixmap is not None else QPixmap())
         self.view.fit()

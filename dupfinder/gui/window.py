@@ -126,7 +126,8 @@ class MainWindow(QMainWindow):
         self.scanflow.running.connect(self._scan_running)
         self.scanflow.finished.connect(self._scan_finished)
         self.scanflow.needFolders.connect(
-            lambda: self.empty.set_hint("Add a folder first: drag it here, or use Add folder…"))
+            lambda: self.empty.set_hint("Add a folder first: drag it here, or use Add folder…")
+        )
         self.folders.addRequested.connect(self.choose_folders)
         self.folders.scanRequested.connect(self.start_scan)
         self.folders.changed.connect(self._folders_changed)
@@ -201,7 +202,8 @@ class MainWindow(QMainWindow):
             f"{plural(len(self.review.groups), 'group')} among {plural(stats.images, 'picture')} "
             f"({stats.cached:,} from the cache) in {stats.seconds:.1f} s · "
             f"{human_bytes(sum(g.reclaimable_bytes for g in self.review.groups))} reclaimable"
-            + (f" · {plural(carried, 'mark')} kept from the last scan" if carried else ""))
+            + (f" · {plural(carried, 'mark')} kept from the last scan" if carried else "")
+        )
         self.similar.scan_finished(result)
         self.scanDone.emit()
 
@@ -229,8 +231,11 @@ class MainWindow(QMainWindow):
 
     def _group_selected(self, group: Group | None) -> None:
         review = self.review
-        self.compare.show_group(group, review.marks if review else self.compare.model.marks,
-                                list(review.result.report.roots) if review else [])
+        self.compare.show_group(
+            group,
+            review.marks if review else self.compare.model.marks,
+            list(review.result.report.roots) if review else [],
+        )
 
     def _threshold_changed(self, threshold: float) -> None:
         if self.review is None:
@@ -263,8 +268,14 @@ class MainWindow(QMainWindow):
         self.commands.undo.setText(text or "&Undo")
 
     def _set_review_enabled(self, enabled: bool) -> None:
-        for action in (self.commands.trash, self.commands.move, self.commands.clear,
-                       self.commands.export, self.commands.ignore, *self.commands.rules.values()):
+        for action in (
+            self.commands.trash,
+            self.commands.move,
+            self.commands.clear,
+            self.commands.export,
+            self.commands.ignore,
+            *self.commands.rules.values(),
+        ):
             action.setEnabled(enabled)
         self.commands.undo.setEnabled(not self.cleanup.busy and bool(self.cleanup.undo_text()))
 
@@ -288,8 +299,9 @@ class MainWindow(QMainWindow):
             return
         self.review.not_duplicates(group)
         self._show_groups()
-        self.statusBar().showMessage(f"Group {group.id} will not be shown again "
-                                     "(Review ▸ Not-duplicates list to change that).", 8000)
+        self.statusBar().showMessage(
+            f"Group {group.id} will not be shown again (Review ▸ Not-duplicates list to change that).", 8000
+        )
 
     def not_duplicate(self, path: str) -> None:
         group = self.groups_panel.current_group()
@@ -297,8 +309,9 @@ class MainWindow(QMainWindow):
             return
         self.review.not_duplicate(group, path)
         self._show_groups(group.reference.image.path if path != group.reference.image.path else None)
-        self.statusBar().showMessage(f"{os.path.basename(path)} will not be grouped with those "
-                                     "pictures again.", 8000)
+        self.statusBar().showMessage(
+            f"{os.path.basename(path)} will not be grouped with those pictures again.", 8000
+        )
 
     def show_ignored(self) -> None:
         dialog = IgnoredDialog(self.ignore, self)
@@ -318,8 +331,11 @@ class MainWindow(QMainWindow):
         shown = self.groups_panel.shown_groups()  # a filter narrows what is exported, as shown
         written = export_report(self.prompts, self.review.report(shown))
         if written:
-            part = ("the groups" if len(shown) == len(self.review.groups)
-                    else f"the {plural(len(shown), 'group')} the filter shows")
+            part = (
+                "the groups"
+                if len(shown) == len(self.review.groups)
+                else f"the {plural(len(shown), 'group')} the filter shows"
+            )
             self.statusBar().showMessage(f"Exported {part} to {written}", 8000)
 
     def open_settings(self) -> None:
@@ -369,9 +385,12 @@ class MainWindow(QMainWindow):
         dialog.show()
 
     def _report_recovery(self, lines: list[str]) -> None:
-        self.prompts.inform("An interrupted action was finished",
-                            "dupfinder stopped while moving files last time. Nothing is lost; "
-                            "here is what was completed or rolled back.", details="\n".join(lines))
+        self.prompts.inform(
+            "An interrupted action was finished",
+            "dupfinder stopped while moving files last time. Nothing is lost; "
+            "here is what was completed or rolled back.",
+            details="\n".join(lines),
+        )
 
     def _saved_widgets(self) -> dict[str, Any]:
         return {"state": self, "split": self.split, "left": self.left}

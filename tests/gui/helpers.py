@@ -35,8 +35,9 @@ class AnsweringPrompts(Prompts):
         self.save_path: Path | None = None
         self.open_path: Path | None = None
 
-    def confirm(self, title: str, text: str, details: str = "", action: str = "OK",
-                danger: bool = False) -> bool:
+    def confirm(
+        self, title: str, text: str, details: str = "", action: str = "OK", danger: bool = False
+    ) -> bool:
         self.confirms.append(title)
         return self.answer
 

@@ -22,8 +22,12 @@ from PIL import Image, ImageDraw, ImageEnhance, ImageFilter
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 DAY = 24 * 3600
-SKIES = [((40, 90, 180), (170, 210, 245)), ((250, 120, 60), (255, 210, 150)),
-         ((20, 30, 80), (120, 80, 160)), ((90, 150, 220), (230, 240, 250))]
+SKIES = [
+    ((40, 90, 180), (170, 210, 245)),
+    ((250, 120, 60), (255, 210, 150)),
+    ((20, 30, 80), (120, 80, 160)),
+    ((90, 150, 220), (230, 240, 250)),
+]
 
 
 def landscape(seed: int, size: tuple[int, int] = (1200, 800)) -> Image.Image:
@@ -38,8 +42,7 @@ def landscape(seed: int, size: tuple[int, int] = (1200, 800)) -> Image.Image:
     draw = ImageDraw.Draw(image)
     sun = (int(rng.uniform(0.15, 0.85) * width), int(rng.uniform(0.12, 0.4) * height))
     radius = int(rng.uniform(0.04, 0.08) * width)
-    draw.ellipse((sun[0] - radius, sun[1] - radius, sun[0] + radius, sun[1] + radius),
-                 fill=(255, 240, 200))
+    draw.ellipse((sun[0] - radius, sun[1] - radius, sun[0] + radius, sun[1] + radius), fill=(255, 240, 200))
     for _ in range(int(rng.integers(0, 5))):
         cx, cy, cw = rng.uniform(0, width), rng.uniform(0.05, 0.35) * height, rng.uniform(60, 220)
         draw.ellipse((cx - cw, cy - cw / 4, cx + cw, cy + cw / 4), fill=(245, 245, 250))

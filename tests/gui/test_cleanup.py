@@ -13,8 +13,11 @@ from tests.gui.helpers import AnsweringPrompts, relative_groups, scan, wait_idle
 
 
 def _snapshot(root: Path) -> dict[str, tuple[str, int]]:
-    return {str(p.relative_to(root)): (hashlib.sha256(p.read_bytes()).hexdigest(), p.stat().st_mtime_ns)
-            for p in sorted(root.rglob("*")) if p.is_file()}
+    return {
+        str(p.relative_to(root)): (hashlib.sha256(p.read_bytes()).hexdigest(), p.stat().st_mtime_ns)
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
+    }
 
 
 def _marked(window: MainWindow, root: Path) -> set[str]:
@@ -26,15 +29,22 @@ def _marked(window: MainWindow, root: Path) -> set[str]:
 def test_rule_from_the_menu_marks_every_group(qtbot, window: MainWindow, library: Path) -> None:
     scan(qtbot, window, library)
     window.commands.rules["largest"].trigger()
-    assert _marked(window, library) == {"backup/IMG_0.jpg", "backup/IMG_1.jpg", "small/IMG_2_small.jpg",
-                                        "2023/IMG_3.jpg", "small/IMG_4_small.jpg", "backup/IMG_4.jpg"}
+    assert _marked(window, library) == {
+        "backup/IMG_0.jpg",
+        "backup/IMG_1.jpg",
+        "small/IMG_2_small.jpg",
+        "2023/IMG_3.jpg",
+        "small/IMG_4_small.jpg",
+        "backup/IMG_4.jpg",
+    }
     assert window.groups_panel.model.data(window.groups_panel.model.index(0, 3)) != "–"
     window.commands.clear.trigger()
     assert _marked(window, library) == set()
 
 
-def test_trash_then_undo_restores_every_file_byte_for_byte(qtbot, window: MainWindow, library: Path,
-                                                           prompts: AnsweringPrompts, tmp_path: Path) -> None:
+def test_trash_then_undo_restores_every_file_byte_for_byte(
+    qtbot, window: MainWindow, library: Path, prompts: AnsweringPrompts, tmp_path: Path
+) -> None:
     before = _snapshot(library)
     scan(qtbot, window, library)
     window.commands.rules["oldest"].trigger()
@@ -58,8 +68,9 @@ def test_trash_then_undo_restores_every_file_byte_for_byte(qtbot, window: MainWi
     assert not window.commands.undo.isEnabled()
 
 
-def test_move_to_a_folder_with_name_clashes_loses_nothing(qtbot, window: MainWindow, library: Path,
-                                                          prompts: AnsweringPrompts, tmp_path: Path) -> None:
+def test_move_to_a_folder_with_name_clashes_loses_nothing(
+    qtbot, window: MainWindow, library: Path, prompts: AnsweringPrompts, tmp_path: Path
+) -> None:
     before = _snapshot(library)
     destination = tmp_path / "moved"
     clash = destination / "Photos" / "backup" / "IMG_0.jpg"
@@ -77,7 +88,8 @@ def test_move_to_a_folder_with_name_clashes_loses_nothing(qtbot, window: MainWin
     moved = _snapshot(destination)
     remaining = _snapshot(library)
     assert sorted(list(moved.values()) + list(remaining.values())) == sorted(
-        [*before.values(), (hashlib.sha256(b"someone else's file").hexdigest(), clash.stat().st_mtime_ns)])
+        [*before.values(), (hashlib.sha256(b"someone else's file").hexdigest(), clash.stat().st_mtime_ns)]
+    )
     assert not any((library / p).exists() for p in marked)
     window.commands.undo.trigger()
     wait_idle(qtbot, window)
@@ -85,8 +97,9 @@ def test_move_to_a_folder_with_name_clashes_loses_nothing(qtbot, window: MainWin
     assert _snapshot(destination) == {"Photos/backup/IMG_0.jpg": moved["Photos/backup/IMG_0.jpg"]}
 
 
-def test_a_group_cannot_be_emptied_by_accident(qtbot, window: MainWindow, library: Path,
-                                               prompts: AnsweringPrompts) -> None:
+def test_a_group_cannot_be_emptied_by_accident(
+    qtbot, window: MainWindow, library: Path, prompts: AnsweringPrompts
+) -> None:
     scan(qtbot, window, library)
     view = window.compare.view
     group = window.compare.group
@@ -114,8 +127,11 @@ def test_reference_folder_files_are_never_marked(qtbot, window: MainWindow, libr
     window.add_folders([library / "backup"], scan=False)
     scan(qtbot, window, library)
     items = window.folders.tree
-    backup = next(items.topLevelItem(i) for i in range(items.topLevelItemCount())
-                  if items.topLevelItem(i).data(0, Qt.ItemDataRole.UserRole + 1) == str(library / "backup"))
+    backup = next(
+        items.topLevelItem(i)
+        for i in range(items.topLevelItemCount())
+        if items.topLevelItem(i).data(0, Qt.ItemDataRole.UserRole + 1) == str(library / "backup")
+    )
     backup.setCheckState(1, Qt.CheckState.Checked)
     assert window.settings.references() == [str(library / "backup")]
     with qtbot.waitSignal(window.scanDone, timeout=30_000):
@@ -135,7 +151,8 @@ def test_nothing_marked_says_so(qtbot, window: MainWindow, library: Path, prompt
 
 
 def test_marks_are_kept_across_a_rescan_but_never_mark_a_whole_group(
-        qtbot, window: MainWindow, library: Path) -> None:
+    qtbot, window: MainWindow, library: Path
+) -> None:
     scan(qtbot, window, library)
     window.commands.rules["largest"].trigger()
     marked = _marked(window, library)

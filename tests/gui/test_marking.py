@@ -53,7 +53,10 @@ def test_rules_replace_the_marks_of_the_groups_they_decide() -> None:
     marks.apply_rule(GROUPS, "oldest")
     marks.apply_rule(GROUPS, "newest")
     assert {p for g in GROUPS for m in g.members if marks.is_marked(p := m.image.path)} == {
-        ORIGINAL_0.path, SMALL_2.path, ORIGINAL_3.path}
+        ORIGINAL_0.path,
+        SMALL_2.path,
+        ORIGINAL_3.path,
+    }
 
 
 def test_files_in_reference_folders_are_never_marked() -> None:

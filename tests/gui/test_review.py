@@ -99,8 +99,9 @@ def test_one_member_is_not_a_duplicate(qtbot, window: MainWindow, library: Path)
     assert len(window.review.groups) == 5  # the group lost one member, not its others
 
 
-def test_dropping_one_picture_finds_similar_ones(qtbot, window: MainWindow, library: Path,
-                                                 tmp_path: Path) -> None:
+def test_dropping_one_picture_finds_similar_ones(
+    qtbot, window: MainWindow, library: Path, tmp_path: Path
+) -> None:
     query = save(synthetic_photo(106).resize((240, 180)), tmp_path / "query.jpg", quality=75)
     window.add_folders([library], scan=False)
     with qtbot.waitSignal(window.engine.similarFound, timeout=30_000) as blocker:
@@ -113,8 +114,9 @@ def test_dropping_one_picture_finds_similar_ones(qtbot, window: MainWindow, libr
     dialog.close()
 
 
-def test_export_json_and_csv(qtbot, window: MainWindow, library: Path, prompts: AnsweringPrompts,
-                             tmp_path: Path) -> None:
+def test_export_json_and_csv(
+    qtbot, window: MainWindow, library: Path, prompts: AnsweringPrompts, tmp_path: Path
+) -> None:
     scan(qtbot, window, library)
     prompts.save_path = tmp_path / "out.json"
     window.commands.export.trigger()
@@ -127,8 +129,9 @@ def test_export_json_and_csv(qtbot, window: MainWindow, library: Path, prompts: 
     assert len(rows) == 11 and {r["role"] for r in rows} == {"reference", "duplicate"}
 
 
-def test_export_writes_only_the_groups_the_filter_shows(qtbot, window: MainWindow, library: Path,
-                                                        prompts: AnsweringPrompts, tmp_path: Path) -> None:
+def test_export_writes_only_the_groups_the_filter_shows(
+    qtbot, window: MainWindow, library: Path, prompts: AnsweringPrompts, tmp_path: Path
+) -> None:
     scan(qtbot, window, library)
     window.groups_panel.filter.setText("IMG_3")
     assert window.groups_panel.proxy.rowCount() == 1

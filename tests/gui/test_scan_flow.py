@@ -20,8 +20,9 @@ def _sorted(groups: list[set[str]]) -> list[list[str]]:
     return sorted(sorted(g) for g in groups)
 
 
-def test_dropping_a_folder_scans_it_and_shows_the_expected_groups(qtbot, window: MainWindow,
-                                                                   library: Path) -> None:
+def test_dropping_a_folder_scans_it_and_shows_the_expected_groups(
+    qtbot, window: MainWindow, library: Path
+) -> None:
     scan(qtbot, window, library)
     assert _sorted(relative_groups(window, library)) == _sorted(EXPECTED_GROUPS)
     assert window.settings.roots() == [str(library)]
@@ -35,14 +36,28 @@ def test_dropping_a_folder_scans_it_and_shows_the_expected_groups(qtbot, window:
 
 def test_a_real_drop_event_of_a_file_adds_its_folder(qtbot, window: MainWindow, library: Path) -> None:
     mime = QMimeData()
-    mime.setUrls([QUrl.fromLocalFile(str(library / "2023" / "IMG_0.jpg")),
-                  QUrl.fromLocalFile(str(library / "backup" / "IMG_0.jpg"))])
-    enter = QDragEnterEvent(QPoint(50, 50), Qt.DropAction.CopyAction, mime,
-                            Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
+    mime.setUrls(
+        [
+            QUrl.fromLocalFile(str(library / "2023" / "IMG_0.jpg")),
+            QUrl.fromLocalFile(str(library / "backup" / "IMG_0.jpg")),
+        ]
+    )
+    enter = QDragEnterEvent(
+        QPoint(50, 50),
+        Qt.DropAction.CopyAction,
+        mime,
+        Qt.MouseButton.LeftButton,
+        Qt.KeyboardModifier.NoModifier,
+    )
     QApplication.sendEvent(window, enter)
     assert enter.isAccepted()
-    drop = QDropEvent(QPointF(50, 50), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
-                      Qt.KeyboardModifier.NoModifier)
+    drop = QDropEvent(
+        QPointF(50, 50),
+        Qt.DropAction.CopyAction,
+        mime,
+        Qt.MouseButton.LeftButton,
+        Qt.KeyboardModifier.NoModifier,
+    )
     with qtbot.waitSignal(window.scanDone, timeout=30_000):
         QApplication.sendEvent(window, drop)
     assert set(window.settings.roots()) == {str(library / "2023"), str(library / "backup")}
@@ -71,17 +86,22 @@ def test_cancel_keeps_what_was_scanned(qtbot, window: MainWindow, many_photos: P
     assert again.stats.cached >= report.stats.images  # what was done before is not done again
 
 
-def test_slider_regroups_without_reading_files(qtbot, window: MainWindow, library: Path,
-                                               monkeypatch: pytest.MonkeyPatch) -> None:
+def test_slider_regroups_without_reading_files(
+    qtbot, window: MainWindow, library: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     scan(qtbot, window, library)
     monkeypatch.setattr(imaging, "load_for_model", lambda *a, **k: pytest.fail("a file was read"))
     slider = window.groups_panel.slider
     with qtbot.waitSignal(window.groups_panel.thresholdChanged, timeout=2000):
         slider.setValue(slider.maximum())
     exact = relative_groups(window, library)
-    assert _sorted(exact) == _sorted([{"2023/IMG_0.jpg", "backup/IMG_0.jpg"},
-                                      {"2023/IMG_1.jpg", "backup/IMG_1.jpg"},
-                                      {"2023/IMG_4.jpg", "backup/IMG_4.jpg"}])
+    assert _sorted(exact) == _sorted(
+        [
+            {"2023/IMG_0.jpg", "backup/IMG_0.jpg"},
+            {"2023/IMG_1.jpg", "backup/IMG_1.jpg"},
+            {"2023/IMG_4.jpg", "backup/IMG_4.jpg"},
+        ]
+    )
     assert window.settings.threshold == pytest.approx(1.0)
     with qtbot.waitSignal(window.groups_panel.thresholdChanged, timeout=2000):
         slider.setValue(slider.minimum())
@@ -108,14 +128,16 @@ def _longest_gaps(qtbot, window: MainWindow, folder: Path) -> list[tuple[int, in
     report = window.review.result.report
     assert report.stats.images - report.stats.cached >= 300  # decoded and embedded, not cached
     gaps = [b - a for a, b in zip([started, *beats], beats)]
-    worst = sorted(((round(g * 1000), round((b - started) * 1000)) for g, b in zip(gaps, beats)),
-                   reverse=True)[:3]
+    worst = sorted(
+        ((round(g * 1000), round((b - started) * 1000)) for g, b in zip(gaps, beats)), reverse=True
+    )[:3]
     print(f"scan {beats[-1] - started:.2f} s; longest gaps (ms, at ms): {worst}")
     return worst
 
 
-def test_ui_thread_is_never_blocked_during_a_scan(qtbot, window: MainWindow, many_photos: Path,
-                                                   tmp_path: Path) -> None:
+def test_ui_thread_is_never_blocked_during_a_scan(
+    qtbot, window: MainWindow, many_photos: Path, tmp_path: Path
+) -> None:
     """A blocked UI thread shows in every scan; one late beat on a busy shared machine (seen once
     in a full run: a single 276 ms gap, never alone) does not, so a second uncached scan of a copy
     of the folder decides."""
@@ -127,8 +149,12 @@ def test_ui_thread_is_never_blocked_during_a_scan(qtbot, window: MainWindow, man
     assert worst[0][0] < 100, f"UI thread blocked: longest gaps (ms, at ms) {worst}"
 
 
-def test_no_model_is_explained_and_can_be_chosen(qtbot, environment, tiny_model: Path,  # type: ignore[no-untyped-def]
-                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+def test_no_model_is_explained_and_can_be_chosen(
+    qtbot,
+    environment,
+    tiny_model: Path,  # type: ignore[no-untyped-def]
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     monkeypatch.setattr("dupfinder.models.bundled_model_dirs", lambda: [Path("/nonexistent")])
     window = MainWindow(environment)
     qtbot.addWidget(window)

@@ -24,8 +24,7 @@ from dupfinder.report import Group, ImageRecord, Member
 from tests.gui.helpers import AnsweringPrompts, scan
 
 
-def test_settings_survive_a_restart(qtbot, environment: Environment, tiny_model: Path,
-                                    library: Path) -> None:
+def test_settings_survive_a_restart(qtbot, environment: Environment, tiny_model: Path, library: Path) -> None:
     first = MainWindow(environment, model=tiny_model)
     qtbot.addWidget(first)
     first.show()
@@ -57,9 +56,22 @@ def test_settings_survive_a_restart(qtbot, environment: Environment, tiny_model:
 
 
 def test_twenty_thousand_groups_scroll_smoothly(qtbot) -> None:
-    groups = [Group(i + 1, "near" if i % 3 else "exact", tuple(
-        Member(ImageRecord(f"/photos/{i % 50}/img_{i}_{j}.jpg", 4000, 3000, 2_000_000 + i * 7 + j,
-                           1e9 + i), 1.0 - j * 0.01) for j in range(2 + i % 4))) for i in range(20_000)]
+    groups = [
+        Group(
+            i + 1,
+            "near" if i % 3 else "exact",
+            tuple(
+                Member(
+                    ImageRecord(
+                        f"/photos/{i % 50}/img_{i}_{j}.jpg", 4000, 3000, 2_000_000 + i * 7 + j, 1e9 + i
+                    ),
+                    1.0 - j * 0.01,
+                )
+                for j in range(2 + i % 4)
+            ),
+        )
+        for i in range(20_000)
+    ]
     panel = GroupsPanel()
     qtbot.addWidget(panel)
     panel.resize(700, 600)
@@ -87,17 +99,31 @@ def test_twenty_thousand_groups_scroll_smoothly(qtbot) -> None:
     # 0.03-0.06 s worst scroll, 0.3 s to sort or filter): they catch a model that does per-row work
     # in Python (seconds), not a busy machine. The earlier 0.5 s / 50 ms budgets failed under load.
     assert loaded < 2.0 and worst < 0.25 and sort_time < 2.0 and filter_time < 2.0, (
-        loaded, worst, sort_time, filter_time)
+        loaded,
+        worst,
+        sort_time,
+        filter_time,
+    )
 
 
-def test_an_interrupted_action_is_reported_at_start(qtbot, environment: Environment, tiny_model: Path,
-                                                    prompts: AnsweringPrompts, tmp_path: Path) -> None:
+def test_an_interrupted_action_is_reported_at_start(
+    qtbot, environment: Environment, tiny_model: Path, prompts: AnsweringPrompts, tmp_path: Path
+) -> None:
     photo = tmp_path / "p.jpg"
     photo.write_bytes(b"bytes")
     journal = Journal(environment.journal_path)
     journal.append({"t": "begin", "id": 1, "kind": "trash", "time": 0})
-    journal.append({"t": "op", "id": 1, "seq": 0, "src": str(photo), "dst": None, "size": 5,
-                    "mtime_ns": photo.stat().st_mtime_ns})
+    journal.append(
+        {
+            "t": "op",
+            "id": 1,
+            "seq": 0,
+            "src": str(photo),
+            "dst": None,
+            "size": 5,
+            "mtime_ns": photo.stat().st_mtime_ns,
+        }
+    )
     window = MainWindow(environment, model=tiny_model)
     qtbot.addWidget(window)
     qtbot.waitUntil(lambda: bool(prompts.informs), timeout=5000)
@@ -107,8 +133,9 @@ def test_an_interrupted_action_is_reported_at_start(qtbot, environment: Environm
     window.close()
 
 
-def test_open_window_with_folders_starts_scanning(qtbot, environment: Environment, tiny_model: Path,
-                                                  library: Path) -> None:
+def test_open_window_with_folders_starts_scanning(
+    qtbot, environment: Environment, tiny_model: Path, library: Path
+) -> None:
     window = open_window([library], model=tiny_model, environment=environment)
     qtbot.addWidget(window)
     with qtbot.waitSignal(window.scanDone, timeout=30_000):

@@ -53,8 +53,16 @@ def test_fit_from_weights_batches_lookalikes_and_records_the_resize_rule(
     settings = {"epochs": 1, "batch_size": 4, "workers": 0, "val_split": 0.0, **TINY}
     base = fit(FitOptions(data=[str(photos)], out=str(tmp_path / "base"), **settings))  # type: ignore[arg-type]
     capsys.readouterr()
-    tuned = fit(FitOptions(data=[str(photos)], out=str(tmp_path / "tuned"), init_weights=str(base),
-                           neighbour_groups=3, resize="trim-stretch", **settings))  # type: ignore[arg-type]
+    tuned = fit(
+        FitOptions(
+            data=[str(photos)],
+            out=str(tmp_path / "tuned"),
+            init_weights=str(base),
+            neighbour_groups=3,
+            resize="trim-stretch",
+            **settings,
+        )
+    )  # type: ignore[arg-type]
     assert "look-alike batches: 12 pictures" in capsys.readouterr().out
     state, _ = checkpoint.read(tuned)
     assert state.branch_config.resize == "trim-stretch" and state.options["neighbour_groups"] == 3
