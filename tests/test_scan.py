@@ -74,3 +74,30 @@ def test_regroup_uses_the_kept_graph(tiny_model: Path, folder: Path) -> None:
     looser = result.regroup(0.5)
     assert looser.threshold == 0.5
     assert sum(len(g.members) for g in looser.groups) >= sum(len(g.members) for g in result.report.groups)
+
+
+def test_a_recoloured_copy_just_below_the_threshold_joins_by_its_phash(tmp_path: Path) -> None:
+    """End to end: pHashes come from the decode, survive the cache, and the card's rule applies."""
+    import numpy as np
+
+    from tests.tinymodel import build_tiny_model
+
+    photos = tmp_path / "pics"
+    photo = synthetic_photo(7, (320, 240))
+    save(photo, photos / "photo.jpg", quality=95)
+    save(photo.convert("L").convert("RGB"), photos / "grey.jpg", quality=95)
+    save(synthetic_photo(8, (320, 240)), photos / "other.jpg", quality=95)
+    plain = build_tiny_model(tmp_path / "plain" / "m.onnx")
+    with EmbeddingCache(None) as cache:
+        vectors = Scanner(Embedder(plain), cache).scan(ScanOptions([photos])).vectors
+    similarity = float(np.max(vectors @ vectors.T - 2 * np.eye(3)))  # the copy's, the closest pair
+    threshold = min(0.999, similarity + 0.02)  # the copy falls just below it
+    rule = {"margin": 0.05, "max_distance": 4}
+    ruled = build_tiny_model(tmp_path / "ruled" / "m.onnx", hash_confirm=rule)
+    for model, grouped in ((plain, False), (ruled, True), (ruled, True)):  # the last from the cache
+        with EmbeddingCache(tmp_path / "cache.db") as cache:
+            report = Scanner(Embedder(model), cache).scan(ScanOptions([photos], threshold=threshold)).report
+        names = [{Path(m.image.path).name for m in g.members} for g in report.groups]
+        assert names == ([{"photo.jpg", "grey.jpg"}] if grouped else [])
+    assert report.stats.cached == 3
+    assert report.groups[0].members[1].hash_confirmed

@@ -20,7 +20,11 @@ EMBEDDING_DIM = 48
 
 
 def build_tiny_model(
-    path: Path, threshold: float = 0.9, name: str = "tiny-test-model", seed: int = 0
+    path: Path,
+    threshold: float = 0.9,
+    name: str = "tiny-test-model",
+    seed: int = 0,
+    hash_confirm: dict[str, float] | None = None,
 ) -> Path:
     features = 3 * GRID * GRID
     projection = np.random.default_rng(seed).normal(0, 1, (features, EMBEDDING_DIM)).astype(np.float32)
@@ -59,6 +63,7 @@ def build_tiny_model(
         default_threshold=threshold,
         preprocessing="average pooling inside the graph",
         provenance={"built_by": "tests/tinymodel.py"},
+        hash_confirm=dict(hash_confirm or {}),
     )
     card_path_for(path).write_text(card.to_json(), encoding="utf-8")
     return path
