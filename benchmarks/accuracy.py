@@ -137,24 +137,58 @@ class Embedded:
     vectors: np.ndarray
     sizes: list[tuple[int, int]]
     hashes: np.ndarray  # the engine's own pHash (uint64), as the cache stores it
+    inner: list[np.ndarray | None]  # a screenshot's inner-picture vector, None for other files
+
+    def inner_matrix(self) -> tuple[np.ndarray, np.ndarray]:
+        """Inner vectors as a matrix (zeros where none) and which rows have one."""
+        has = np.array([v is not None for v in self.inner], bool)
+        matrix = np.zeros_like(self.vectors)
+        if has.any():
+            matrix[has] = np.stack([v for v in self.inner if v is not None])
+        return matrix, has
 
 
-def embed_files(paths: list[Path], embedder: Embedder, workers: int) -> Embedded:
-    """Model embeddings through the engine's own decode path, each file's pixel size and pHash."""
+def embed_files(paths: list[Path], embedder: Embedder, workers: int, find_inner: bool = True) -> Embedded:
+    """Model embeddings through the engine's own decode path, each file's pixel size and pHash,
+    and (with `find_inner`, as a scan does) the vector of a picture pasted into a screenshot."""
     size, mode = embedder.card.input_size, embedder.card.resize
 
-    def decode(path: Path) -> tuple[np.ndarray, tuple[int, int], int]:
+    def decode(path: Path) -> tuple[np.ndarray, tuple[int, int], int, np.ndarray | None]:
         try:
-            decoded = load_for_model(path, size, mode)  # type: ignore[arg-type]
-            return decoded.pixels, (decoded.width, decoded.height), decoded.phash
+            decoded = load_for_model(path, size, mode, find_inner)  # type: ignore[arg-type]
+            return decoded.pixels, (decoded.width, decoded.height), decoded.phash, decoded.inner
         except DecodeError:
-            return np.zeros((size, size, 3), np.uint8), (0, 0), 0
+            return np.zeros((size, size, 3), np.uint8), (0, 0), 0, None
+
+    def embed(pixels: list[np.ndarray]) -> np.ndarray:
+        if not pixels:
+            return np.zeros((0, embedder.card.embedding_dim), np.float32)
+        return np.vstack([embedder.embed(np.stack(pixels[i : i + 64])) for i in range(0, len(pixels), 64)])
 
     with ThreadPoolExecutor(workers) as pool:
         decoded = list(pool.map(decode, paths))
-    pixels = [d[0] for d in decoded]
-    vectors = np.vstack([embedder.embed(np.stack(pixels[i : i + 64])) for i in range(0, len(pixels), 64)])
-    return Embedded(vectors, [d[1] for d in decoded], np.array([d[2] for d in decoded], np.uint64))
+    vectors = embed([d[0] for d in decoded])
+    framed = [i for i, d in enumerate(decoded) if d[3] is not None]
+    inner_vectors = embed([decoded[i][3] for i in framed])  # type: ignore[misc]
+    inner: list[np.ndarray | None] = [None] * len(paths)
+    for row, i in enumerate(framed):
+        inner[i] = inner_vectors[row]
+    return Embedded(vectors, [d[1] for d in decoded], np.array([d[2] for d in decoded], np.uint64), inner)
+
+
+def view_scores(
+    vectors: np.ndarray, inner: np.ndarray, has_inner: np.ndarray
+) -> Callable[[np.ndarray], np.ndarray]:
+    """Pair scores counting a screenshot's inner picture: the best of whole-to-whole and each
+    side's inner picture against the other's whole picture (as the engine links them)."""
+
+    def rows(r: np.ndarray) -> np.ndarray:
+        whole = vectors[r] @ vectors.T
+        mine = np.where(has_inner[r][:, None], inner[r] @ vectors.T, -1.0)
+        theirs = np.where(has_inner[None, :], vectors[r] @ inner.T, -1.0)
+        return np.maximum(whole, np.maximum(mine, theirs))
+
+    return rows
 
 
 def engine_groups(
@@ -164,6 +198,7 @@ def engine_groups(
     threshold: float,
     hashes: np.ndarray | None = None,
     confirm: HashConfirm | None = None,
+    inner: list[np.ndarray | None] | None = None,
 ) -> np.ndarray:
     """The group id the engine gives each file (-1: in no group), as a scan would group them."""
     records = []
@@ -180,6 +215,7 @@ def engine_groups(
         floor=min(threshold, 0.5),
         hashes=None if hashes is None else [int(h) for h in hashes],
         confirm=confirm,
+        inner=inner,
     )
     group_of = np.full(len(records), -1, np.int64)
     for group in graph.groups(threshold):
@@ -214,6 +250,7 @@ def run(
     split: str = "test",
     threshold: float | None = None,
     hash_confirm: bool = True,
+    inner_views: bool = True,
 ) -> dict[str, Any]:
     files = build_files(corpus, work, originals, seed, split)
     pairs = PairSet(files.source, files.is_original, files.transform, files.hard_negatives, TIER_LEVELS)
@@ -231,15 +268,22 @@ def run(
         "model_sha256": embedder.sha256,
         "threshold": threshold,
         "hash_confirm": embedder.card.hash_confirm if hash_confirm else {},
+        "inner_views": inner_views,
         "methods": {},
     }
     start = time.perf_counter()
-    embedded = embed_files(files.paths, embedder, workers)
+    embedded = embed_files(files.paths, embedder, workers, find_inner=inner_views)
     vectors = embedded.vectors
     seconds = time.perf_counter() - start
     results["methods"]["dupfinder"] = evaluate_method(
         pairs, lambda rows: vectors[rows] @ vectors.T, threshold, seconds
     )
+    inner, has_inner = embedded.inner_matrix()
+    results["screenshot_views"] = int(has_inner.sum())
+    if inner_views:
+        results["methods"]["dupfinder-views"] = evaluate_method(
+            pairs, view_scores(vectors, inner, has_inner), threshold, seconds
+        )
     start = time.perf_counter()
     group_of = engine_groups(
         files.paths,
@@ -248,6 +292,7 @@ def run(
         threshold,
         embedded.hashes,
         embedder.card.confirm_rule if hash_confirm else None,
+        embedded.inner if inner_views else None,
     )
     grouping_seconds = time.perf_counter() - start
     results["methods"]["engine"] = evaluate_method(
@@ -282,6 +327,11 @@ def run(
             )
     results["levels"] = TIER_LEVELS
     results["gates"] = check_gates(results)
+    results["gates_by_method"] = {
+        name: check_gates(results, name)
+        for name in ("dupfinder-views", "engine")
+        if name in results["methods"]
+    }
     return results
 
 
@@ -293,7 +343,7 @@ def calibrate(
 
     files = build_files(corpus, work, originals, seed, "val")
     pairs = PairSet(files.source, files.is_original, files.transform, files.hard_negatives, TIER_LEVELS)
-    embedded = embed_files(files.paths, Embedder(model), workers)
+    embedded = embed_files(files.paths, Embedder(model), workers, find_inner=False)
     vectors, hashes = embedded.vectors, embedded.hashes
 
     def cosine(rows: np.ndarray) -> np.ndarray:
@@ -366,9 +416,9 @@ def write_threshold(model: Path, calibration: dict[str, Any]) -> None:
     path.write_text(json.dumps(card, indent=2) + "\n", encoding="utf-8")
 
 
-def check_gates(results: dict[str, Any]) -> dict[str, Any]:
-    """The issue's gates for the model alone, each with its margin."""
-    ours, phash = results["methods"]["dupfinder"], results["methods"]["phash"]  # the model alone
+def check_gates(results: dict[str, Any], method: str = "dupfinder") -> dict[str, Any]:
+    """The issue's gates for one method (by default the model alone), each with its margin."""
+    ours, phash = results["methods"][method], results["methods"]["phash"]
     # "At equal or better precision": pHash at its common distance when the model is at least as
     # precise, else pHash at the tightest distance that matches the model's precision.
     if phash["precision"] < ours["precision"] and "phash-matched" in results["methods"]:
@@ -385,13 +435,13 @@ def check_gates(results: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _engine_label(rule: dict[str, Any]) -> str:
-    if not rule:
-        return "dupfinder engine (model + exact copies + grouping)"
-    return (
-        f"dupfinder engine (model + exact copies + grouping + pHash ≤ {rule['max_distance']} "
-        f"within {rule['margin']:.2f} below the threshold)"
-    )
+def _engine_label(rule: dict[str, Any], inner_views: bool) -> str:
+    parts = ["model", "exact copies", "grouping"]
+    if inner_views:
+        parts.append("screenshot views")
+    if rule:
+        parts.append(f"pHash ≤ {rule['max_distance']} within {rule['margin']:.2f} below the threshold")
+    return f"dupfinder engine ({' + '.join(parts)})"
 
 
 def markdown(results: dict[str, Any]) -> str:
@@ -405,7 +455,9 @@ def markdown(results: dict[str, Any]) -> str:
         distance = f"{64 - m['min_similarity']:.0f}"
         label = {
             "dupfinder": f"dupfinder model alone ({results['model']}, ≥ {results['threshold']:.3f})",
-            "engine": _engine_label(results.get("hash_confirm") or {}),
+            "dupfinder-views": "dupfinder model + screenshot views (the picture inside a screenshot "
+            "embedded too)",
+            "engine": _engine_label(results.get("hash_confirm") or {}, results.get("inner_views", False)),
             "phash": "pHash (Hamming ≤ 10)",
             "dhash": "dHash (Hamming ≤ 10)",
             "phash-matched": f"pHash at the model's precision (Hamming ≤ {distance})",
@@ -441,6 +493,11 @@ def main() -> None:
         action="store_true",
         help="group the engine's row without the card's pHash confirmation (to measure it)",
     )
+    parser.add_argument(
+        "--no-inner-views",
+        action="store_true",
+        help="leave out the second view of a picture pasted into a screenshot (to measure it)",
+    )
     parser.add_argument("--work", type=Path, default=Path.home() / ".cache" / "dupfinder" / "bench")
     parser.add_argument(
         "--out",
@@ -470,6 +527,7 @@ def main() -> None:
         args.work,
         args.split,
         hash_confirm=not args.no_hash_confirm,
+        inner_views=not args.no_inner_views,
     )
     out = args.out or Path("benchmarks/results") / (
         "accuracy.json" if args.split == "test" else f"accuracy-{args.split}.json"
@@ -478,7 +536,7 @@ def main() -> None:
     out.write_text(json.dumps(results, indent=2) + "\n")
     out.with_suffix(".md").write_text(markdown(results))
     print(markdown(results))
-    print(json.dumps(results["gates"], indent=2))
+    print(json.dumps({"gates": results["gates"], "gates_by_method": results["gates_by_method"]}, indent=2))
 
 
 if __name__ == "__main__":

@@ -54,14 +54,20 @@ def _barred_axis(pixels: np.ndarray) -> str | None:
     return None
 
 
+def reduced_rgb(image: Image.Image, side: int) -> tuple[np.ndarray, int]:
+    """RGB pixels of a copy reduced by a whole factor to about `side` on its shorter side (fast
+    on a 50-megapixel photo), and that factor."""
+    factor = max(1, min(image.size) // side)
+    small = image.reduce(factor) if factor > 1 else image
+    return np.asarray(small if small.mode == "RGB" else small.convert("RGB")), factor
+
+
 def bar_box(image: Image.Image) -> Box | None:
     """The box inside letterbox or pillarbox bars, or None when the picture has no such bars."""
     width, height = image.size
     if min(width, height) < 8:
         return None
-    factor = max(1, min(width, height) // WORKING_SIDE)
-    small = image.reduce(factor) if factor > 1 else image
-    pixels = np.asarray(small if small.mode == "RGB" else small.convert("RGB"))
+    pixels, factor = reduced_rgb(image, WORKING_SIDE)
     axis = _barred_axis(pixels)
     if axis is None:
         return None

@@ -4,7 +4,8 @@ Three tables. `files` maps a path to its size, modification time (real `st_mtime
 fingerprint. `contents` holds what is true of the bytes (pixel size, full content hash), keyed by
 fingerprint, size and mtime, so a file that was only moved or renamed (same bytes, same mtime) is
 recognised without decoding it. `embeddings` holds one vector per content and model hash, with the
-perceptual hash taken from the same decode (it depends on the model's resize rule).
+perceptual hash taken from the same decode (it depends on the model's resize rule) and, for a
+screenshot with a picture pasted in, the vector of that picture alone (NULL for most files).
 Only parameterised SQL; one rebuild if the file is corrupt; a schema-version row.
 """
 
@@ -23,7 +24,7 @@ from dupfinder import phash
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 2  # 2: embeddings carry the pHash
+SCHEMA_VERSION = 3  # 2: embeddings carry the pHash; 3: and a screenshot's inner vector
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -36,7 +37,7 @@ CREATE TABLE IF NOT EXISTS contents (
     PRIMARY KEY (fingerprint, size, mtime_ns));
 CREATE TABLE IF NOT EXISTS embeddings (
     fingerprint TEXT NOT NULL, size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL,
-    model TEXT NOT NULL, vector BLOB NOT NULL, phash INTEGER,
+    model TEXT NOT NULL, vector BLOB NOT NULL, phash INTEGER, inner BLOB,
     PRIMARY KEY (fingerprint, size, mtime_ns, model));
 """
 
@@ -66,6 +67,7 @@ class CachedImage:
     height: int
     vector: np.ndarray
     phash: int
+    inner: np.ndarray | None = None  # the vector of a picture pasted into this screenshot
 
 
 class EmbeddingCache:
@@ -124,21 +126,29 @@ class EmbeddingCache:
         )
 
     def image(self, key: ContentKey, model: str) -> CachedImage | None:
-        """Pixel size, embedding and pHash for these bytes under this model, if cached."""
+        """Pixel size, embedding, pHash and any inner vector for these bytes under this model."""
         row = self._db.execute(
-            "SELECT c.width, c.height, e.vector, e.phash FROM contents c JOIN embeddings e "
+            "SELECT c.width, c.height, e.vector, e.phash, e.inner FROM contents c JOIN embeddings e "
             "ON e.fingerprint=c.fingerprint AND e.size=c.size AND e.mtime_ns=c.mtime_ns "
             "WHERE c.fingerprint=? AND c.size=? AND c.mtime_ns=? AND e.model=?",
             (key.fingerprint, key.size, key.mtime_ns, model),
         ).fetchone()
         if row is None or row[0] is None or row[3] is None:
             return None
+        inner = None if row[4] is None else np.frombuffer(row[4], dtype=np.float32).copy()
         return CachedImage(
-            row[0], row[1], np.frombuffer(row[2], dtype=np.float32).copy(), phash.from_signed(row[3])
+            row[0], row[1], np.frombuffer(row[2], dtype=np.float32).copy(), phash.from_signed(row[3]), inner
         )
 
     def store_image(
-        self, key: ContentKey, model: str, width: int, height: int, vector: np.ndarray, perceptual_hash: int
+        self,
+        key: ContentKey,
+        model: str,
+        width: int,
+        height: int,
+        vector: np.ndarray,
+        perceptual_hash: int,
+        inner: np.ndarray | None = None,
     ) -> None:
         self._db.execute(
             "INSERT INTO contents (fingerprint, size, mtime_ns, width, height) VALUES (?, ?, ?, ?, ?) "
@@ -146,7 +156,7 @@ class EmbeddingCache:
             (key.fingerprint, key.size, key.mtime_ns, width, height),
         )
         self._db.execute(
-            "INSERT OR REPLACE INTO embeddings VALUES (?, ?, ?, ?, ?, ?)",
+            "INSERT OR REPLACE INTO embeddings VALUES (?, ?, ?, ?, ?, ?, ?)",
             (
                 key.fingerprint,
                 key.size,
@@ -154,6 +164,7 @@ class EmbeddingCache:
                 model,
                 np.ascontiguousarray(vector, dtype=np.float32).tobytes(),
                 phash.to_signed(perceptual_hash),
+                None if inner is None else np.ascontiguousarray(inner, dtype=np.float32).tobytes(),
             ),
         )
 

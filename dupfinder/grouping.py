@@ -13,6 +13,11 @@ photos that each have real copies) is not followed.
 With a `HashConfirm` rule (from the model card), a pair a little below the threshold still links
 when the two pictures' perceptual hashes agree almost exactly: recoloured copies that the
 embedding scores low keep pHash's layout bits, while look-alike drawings rarely do.
+
+A screenshot with a picture pasted in (`dupfinder.framed`) brings a second vector, the picture
+alone. Groups are first made from whole pictures; then a screenshot left in no group joins the
+group whose reference its inner picture matches directly, above the threshold. It joins as a
+member, never as a reference, so the photo stays the copy to keep and the group is not split.
 """
 
 from __future__ import annotations
@@ -27,6 +32,9 @@ from dupfinder.phash import distance
 from dupfinder.report import Group, ImageRecord, Member
 
 DEFAULT_NEIGHBOURS = 32
+# Nearest whole pictures looked up for a screenshot's inner picture: their groups' references
+# are the candidates it may join.
+INNER_NEIGHBOURS = 8
 MAX_NEIGHBOURS = 256
 # A pair above the threshold is grouped only if it is within this much of the best match of one
 # of its two pictures, so a weak look-alike link cannot pull a picture away from its real copies.
@@ -80,11 +88,14 @@ class NeighbourGraph:
         threads: int = 1,
         hashes: Sequence[int] | None = None,
         confirm: HashConfirm | None = None,
+        inner: Sequence[np.ndarray | None] | None = None,
     ) -> None:
         if len(records) != len(vectors):
             raise ValueError(f"{len(records)} records but {len(vectors)} vectors")
         if hashes is not None and len(hashes) != len(records):
             raise ValueError(f"{len(records)} records but {len(hashes)} perceptual hashes")
+        if inner is not None and len(inner) != len(records):
+            raise ValueError(f"{len(records)} records but {len(inner)} inner vectors")
         self.records = list(records)
         self.floor = floor
         self.clusters = _clusters(len(self.records), exact, self.records)
@@ -97,6 +108,11 @@ class NeighbourGraph:
         )
         self._index = _build_index(self._rep_vectors, threads)
         self.edges = self._search(neighbours)
+        # Screenshot clusters: their inner picture's vector, and the whole pictures most like it.
+        self.inner: dict[int, np.ndarray] = {}
+        self.inner_neighbours: dict[int, list[int]] = {}
+        if inner is not None:
+            self._search_inner(inner)
         # Each cluster's best match; a byte-identical copy is a perfect one.
         self.best = np.array([1.0 if len(c) > 1 else -1.0 for c in self.clusters], np.float32)
         for (a, b), similarity in self.edges.items():
@@ -124,6 +140,24 @@ class NeighbourGraph:
                 break
             pending, k = pending[saturated], min(k * 2, count, MAX_NEIGHBOURS)
         return edges
+
+    def _search_inner(self, inner: Sequence[np.ndarray | None]) -> None:
+        """For each screenshot, the whole pictures nearest its inner picture (above the floor)."""
+        for cluster, representative in enumerate(self.representatives):
+            vector = inner[representative]
+            if vector is not None:
+                self.inner[cluster] = np.asarray(vector, np.float32)
+        k = min(INNER_NEIGHBOURS, len(self.representatives))
+        if not self.inner or k < 1:
+            return
+        holders = list(self.inner)
+        labels, similarities = self._query(np.stack([self.inner[c] for c in holders]), k)
+        for holder, row_labels, row_similarities in zip(holders, labels.tolist(), similarities.tolist()):
+            self.inner_neighbours[holder] = [
+                label
+                for label, similarity in zip(row_labels, row_similarities)
+                if label != holder and similarity >= self.floor
+            ]
 
     def _query(self, vectors: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         self._index.set_ef(max(2 * k, 64))
@@ -154,7 +188,12 @@ class NeighbourGraph:
         assignment = _assign(
             range(len(self.clusters)), adjacency, key=lambda c: quality_key(self.records[self.clusters[c][0]])
         )
-        made = (self._make_group(ref, members, adjacency, threshold) for ref, members in assignment.items())
+        shown = self._attach_screenshots(assignment, threshold, ignored)
+        for screenshot, (reference, similarity) in shown.items():
+            adjacency.setdefault(reference, {})[screenshot] = similarity
+        made = (
+            self._make_group(ref, members, adjacency, threshold, shown) for ref, members in assignment.items()
+        )
         groups = [group for group in made if group is not None]
         groups.sort(key=lambda g: (-len(g.members), g.reference.image.path))
         return [Group(index + 1, g.kind, g.members) for index, g in enumerate(groups)]
@@ -171,6 +210,30 @@ class NeighbourGraph:
             adjacency.setdefault(a, {})[b] = similarity
             adjacency.setdefault(b, {})[a] = similarity
         return adjacency
+
+    def _attach_screenshots(
+        self, assignment: dict[int, list[int]], threshold: float, ignored: frozenset[PathPair]
+    ) -> dict[int, tuple[int, float]]:
+        """Move each ungrouped screenshot into the group whose reference its inner picture matches
+        best (at least `threshold`); returns screenshot -> (reference, similarity)."""
+        group_of = {ref: ref for ref in assignment} | {m: ref for ref, ms in assignment.items() for m in ms}
+        shown: dict[int, tuple[int, float]] = {}
+        for screenshot, neighbours in self.inner_neighbours.items():
+            if assignment.get(screenshot) != []:
+                continue  # grouped by its whole picture already
+            candidates = {group_of[n] for n in neighbours} - {screenshot} - set(shown)
+            scored = [
+                (float(self.inner[screenshot] @ self._rep_vectors[ref]), ref)
+                for ref in candidates
+                if not self._is_ignored(screenshot, ref, ignored)
+            ]
+            if not scored or max(scored)[0] < threshold:
+                continue
+            similarity, reference = max(scored)
+            del assignment[screenshot]
+            assignment[reference].append(screenshot)
+            shown[screenshot] = (reference, similarity)
+        return shown
 
     def _hash_confirmed(self, a: int, b: int, similarity: float, threshold: float) -> bool:
         """A pair just below the threshold whose perceptual hashes nearly agree."""
@@ -190,7 +253,12 @@ class NeighbourGraph:
         )
 
     def _make_group(
-        self, reference: int, members: list[int], adjacency: dict[int, dict[int, float]], threshold: float
+        self,
+        reference: int,
+        members: list[int],
+        adjacency: dict[int, dict[int, float]],
+        threshold: float,
+        shown: dict[int, tuple[int, float]],
     ) -> Group | None:
         similarity = {reference: 1.0} | {m: adjacency[reference][m] for m in members}
         ordered = [
@@ -198,7 +266,12 @@ class NeighbourGraph:
             *sorted(members, key=lambda m: (-similarity[m], quality_key(self.records[self.clusters[m][0]]))),
         ]
         result = [
-            Member(self.records[i], similarity[c], hash_confirmed=similarity[c] < threshold)
+            Member(
+                self.records[i],
+                similarity[c],
+                hash_confirmed=similarity[c] < threshold and c not in shown,
+                screenshot_match=c in shown,
+            )
             for c in ordered
             for i in self.clusters[c]
         ]

@@ -5,7 +5,8 @@ inference sees. It decodes with Pillow, lets JPEG decode at a reduced scale (`dr
 EXIF orientation, flattens transparency onto white and converts every mode to 8-bit RGB, then
 resizes to the square input by the card's rule (`trim-stretch` cuts letterbox/pillarbox bars first,
 so a copy with bars added is seen as the picture inside them). The same decode also gives the
-picture's perceptual hash (`dupfinder.phash`), taken of what is inside the bars.
+picture's perceptual hash (`dupfinder.phash`), taken of what is inside the bars, and, for a
+screenshot with a picture pasted in (`dupfinder.framed`), the model's input for that picture alone.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import numpy as np
 from PIL import Image, ImageOps
 
 from dupfinder.bars import trim_bars
+from dupfinder.framed import framed_picture_box
 from dupfinder.phash import perceptual_hash
 
 ResizeMode = Literal["stretch", "pad", "trim-stretch"]
@@ -44,6 +46,8 @@ class DecodedImage:
     width: int  # original size, after EXIF orientation
     height: int
     phash: int  # 64-bit perceptual hash of the picture inside any bars
+    # The model's input for a picture pasted into this screenshot, when there is one.
+    inner: np.ndarray | None = None
 
 
 def _oriented_size(image: Image.Image) -> tuple[int, int]:
@@ -116,10 +120,16 @@ def open_oriented_rgb(path: Path | BinaryIO, draft_size: int | None = None) -> t
         raise DecodeError(_describe(error)) from error
 
 
-def load_for_model(path: Path, size: int, mode: ResizeMode = "stretch") -> DecodedImage:
-    """Decode a file into the model's input: (size, size, 3) uint8 RGB, its pixel size and pHash."""
+def load_for_model(
+    path: Path, size: int, mode: ResizeMode = "stretch", find_inner: bool = False
+) -> DecodedImage:
+    """Decode a file into the model's input: (size, size, 3) uint8 RGB, its pixel size and pHash;
+    with `find_inner`, also the input for a picture pasted into it (a screenshot's photo)."""
     rgb, width, height = open_oriented_rgb(path, draft_size=size)
     try:
+        inner = None
+        if find_inner and (box := framed_picture_box(rgb)) is not None:
+            inner = np.asarray(resize_for_model(rgb.crop(box), size, mode), dtype=np.uint8)
         if mode == "trim-stretch":
             rgb, mode = trim_bars(rgb), "stretch"
         resized = resize_for_model(rgb, size, mode)
@@ -128,7 +138,7 @@ def load_for_model(path: Path, size: int, mode: ResizeMode = "stretch") -> Decod
         phash = perceptual_hash(stretched)
     except (OSError, ValueError, MemoryError) as error:
         raise DecodeError(_describe(error)) from error
-    return DecodedImage(np.asarray(resized, dtype=np.uint8), width, height, phash)
+    return DecodedImage(np.asarray(resized, dtype=np.uint8), width, height, phash, inner)
 
 
 def _describe(error: BaseException) -> str:

@@ -38,11 +38,14 @@ class Member:
 
     `hash_confirmed` marks a member below the threshold that joined because its perceptual hash
     nearly equals the reference's, so a reader is not puzzled by a similarity under the slider.
+    `screenshot_match` marks a screenshot that joined because the picture pasted into it matches
+    the reference (its similarity is that picture's, not the whole screenshot's).
     """
 
     image: ImageRecord
     similarity: float
     hash_confirmed: bool = False
+    screenshot_match: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         record = self.image
@@ -56,12 +59,16 @@ class Member:
         }
         if self.hash_confirmed:
             payload["hash_confirmed"] = True
+        if self.screenshot_match:
+            payload["screenshot_match"] = True
         return payload
 
     @property
     def similarity_text(self) -> str:
         """The similarity as the window and the text report show it."""
-        return f"{self.similarity:.3f}" + (" (pHash match)" if self.hash_confirmed else "")
+        flags = (("pHash match", self.hash_confirmed), ("a screenshot showing it", self.screenshot_match))
+        notes = [note for note, on in flags if on]
+        return f"{self.similarity:.3f}" + "".join(f" ({note})" for note in notes)
 
 
 @dataclass(frozen=True)

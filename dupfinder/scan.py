@@ -56,12 +56,23 @@ class ScanResult:
 
 @dataclass
 class _Collected:
-    """What a scan gathers per picture, in step: record, embedding, content key, pHash."""
+    """What a scan gathers per picture, in step: record, embedding, content key, pHash and the
+    embedding of a picture pasted into it (None for all but screenshots)."""
 
-    records: list[ImageRecord]
-    vectors: list[np.ndarray]
-    keys: list[ContentKey]
-    hashes: list[int]
+    records: list[ImageRecord] = field(default_factory=list)
+    vectors: list[np.ndarray] = field(default_factory=list)
+    keys: list[ContentKey] = field(default_factory=list)
+    hashes: list[int] = field(default_factory=list)
+    inner: list[np.ndarray | None] = field(default_factory=list)
+
+    def add(
+        self, record: ImageRecord, vector: np.ndarray, key: ContentKey, phash: int, inner: np.ndarray | None
+    ) -> None:
+        self.records.append(record)
+        self.vectors.append(vector)
+        self.keys.append(key)
+        self.hashes.append(phash)
+        self.inner.append(inner)
 
 
 @dataclass
@@ -88,21 +99,19 @@ class Scanner:
             self.embedder.device,
             [os.path.abspath(str(r)) for r in options.roots],
         )
-        records: list[ImageRecord] = []
-        vectors: list[np.ndarray] = []
-        keys: list[ContentKey] = []
-        hashes: list[int] = []
+        collected = _Collected()
         try:
             found = discover(options.roots, options.discover, job)
             report.errors.extend(FileError(p, e) for p, e in found.errors)
             report.stats.files = len(found.files)
-            self._collect(found.files, options, job, report, _Collected(records, vectors, keys, hashes))
+            self._collect(found.files, options, job, report, collected)
         except Cancelled:
             report.cancelled = True
         finally:
             self.cache.commit()
+        records, vectors = collected.records, collected.vectors
         matrix = np.stack(vectors) if vectors else np.zeros((0, self.embedder.card.embedding_dim), np.float32)
-        exact = [] if report.cancelled else self._exact_clusters(records, keys, job)
+        exact = [] if report.cancelled else self._exact_clusters(records, collected.keys, job)
         job.progress("group", 0, 1)
         graph = NeighbourGraph(
             records,
@@ -110,8 +119,9 @@ class Scanner:
             exact,
             floor=min(threshold, 0.5),
             threads=options.workers,
-            hashes=hashes,
+            hashes=collected.hashes,
             confirm=self.embedder.card.confirm_rule,
+            inner=collected.inner,
         )
         report.groups = graph.groups(threshold)
         job.progress("group", 1, 1)
@@ -124,7 +134,6 @@ class Scanner:
         self, files: list[FoundFile], options: ScanOptions, job: Job, report: Report, out: _Collected
     ) -> None:
         """Fill `out` from the cache and by decoding and embedding the misses."""
-        records, vectors, keys, hashes = out.records, out.vectors, out.keys, out.hashes
         model = self.embedder.cache_key
         misses: list[_Pending] = []
         with ThreadPoolExecutor(max_workers=options.workers, thread_name_prefix="decode") as pool:
@@ -134,23 +143,44 @@ class Scanner:
                     misses.append(_Pending(found, key))
                     continue
                 self.cache.remember_path(found.path, key)
-                records.append(_record(found, cached.width, cached.height))
-                vectors.append(cached.vector)
-                keys.append(key)
-                hashes.append(cached.phash)
+                out.add(
+                    _record(found, cached.width, cached.height),
+                    cached.vector,
+                    key,
+                    cached.phash,
+                    cached.inner,
+                )
                 report.stats.cached += 1
             job.progress("embed", report.stats.cached, len(files))
             for batch in self._decoded_batches(misses, pool, options.batch_size, job, report):
-                embedded = self.embedder.embed(np.stack([image.pixels for _, image in batch]))
-                for (pending, image), vector in zip(batch, embedded):
-                    self.cache.store_image(pending.key, model, image.width, image.height, vector, image.phash)
+                for (pending, image), vector, inner in zip(batch, *self._embed(batch)):
+                    self.cache.store_image(
+                        pending.key, model, image.width, image.height, vector, image.phash, inner
+                    )
                     self.cache.remember_path(pending.found.path, pending.key)
-                    records.append(_record(pending.found, image.width, image.height))
-                    vectors.append(vector)
-                    keys.append(pending.key)
-                    hashes.append(image.phash)
+                    out.add(
+                        _record(pending.found, image.width, image.height),
+                        vector,
+                        pending.key,
+                        image.phash,
+                        inner,
+                    )
                 self.cache.commit()
-                job.progress("embed", len(records) + len(report.errors), len(files), batch[-1][0].found.path)
+                job.progress(
+                    "embed", len(out.records) + len(report.errors), len(files), batch[-1][0].found.path
+                )
+
+    def _embed(
+        self, batch: list[tuple[_Pending, DecodedImage]]
+    ) -> tuple[np.ndarray, list[np.ndarray | None]]:
+        """Whole-picture vectors, and inner-picture vectors for the screenshots, in one inference."""
+        framed = [i for i, (_, image) in enumerate(batch) if image.inner is not None]
+        pixels = [image.pixels for _, image in batch] + [batch[i][1].inner for i in framed]
+        embedded = self.embedder.embed(np.stack(pixels))  # type: ignore[arg-type]
+        inner: list[np.ndarray | None] = [None] * len(batch)
+        for offset, i in enumerate(framed):
+            inner[i] = embedded[len(batch) + offset]
+        return embedded[: len(batch)], inner
 
     def _keys(
         self, files: list[FoundFile], pool: ThreadPoolExecutor, job: Job, report: Report
@@ -183,7 +213,7 @@ class Scanner:
         window: deque[tuple[_Pending, Future[DecodedImage | _Failure]]] = deque()
         source = iter(misses)
         batch: list[tuple[_Pending, DecodedImage]] = []
-        decode = _catching(lambda p: load_for_model(Path(p.found.path), size, mode))  # type: ignore[arg-type]
+        decode = _catching(lambda p: load_for_model(Path(p.found.path), size, mode, find_inner=True))  # type: ignore[arg-type]
         try:
             while True:
                 while len(window) < batch_size * 3 and (pending := next(source, None)) is not None:

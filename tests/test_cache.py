@@ -83,20 +83,38 @@ def test_vectors_round_trip_exactly(tmp_path: Path) -> None:
         assert hit.phash == high_bit_hash
         assert cache.content_hash(key) == "digest"
         assert cache.image(key, "another model") is None
+        assert hit.inner is None
 
 
-def test_a_cache_of_the_older_layout_is_started_afresh(tmp_path: Path) -> None:
-    """Version 1 had no pHash column; opening it must neither fail nor serve rows without one."""
+def test_a_screenshots_inner_vector_round_trips(tmp_path: Path) -> None:
+    vector, inner = np.random.default_rng(1).normal(size=(2, 48)).astype(np.float32)
+    key = ContentKey("shot", 10, 20)
+    with EmbeddingCache(tmp_path / "c.db") as cache:
+        cache.store_image(key, "model", 1920, 1080, vector, 5, inner)
+    with EmbeddingCache(tmp_path / "c.db") as cache:
+        hit = cache.image(key, "model")
+        assert hit is not None and hit.inner is not None
+        assert np.array_equal(hit.inner, inner) and np.array_equal(hit.vector, vector)
+
+
+@pytest.mark.parametrize("version", ["1", "2"])
+def test_a_cache_of_an_older_layout_is_started_afresh(tmp_path: Path, version: str) -> None:
+    """Version 1 had no pHash column, version 2 no inner vectors: opening either must neither
+    fail nor serve rows that lack them (a version-2 screenshot would never find its photo)."""
     import sqlite3
 
     old = sqlite3.connect(tmp_path / "c.db")
     old.executescript(
         "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);"
-        "INSERT INTO meta VALUES ('schema_version', '1');"
+        f"INSERT INTO meta VALUES ('schema_version', '{version}');"
         "CREATE TABLE embeddings (fingerprint TEXT NOT NULL, size INTEGER NOT NULL, "
         "mtime_ns INTEGER NOT NULL, model TEXT NOT NULL, vector BLOB NOT NULL, "
-        "PRIMARY KEY (fingerprint, size, mtime_ns, model));"
-        "INSERT INTO embeddings VALUES ('abc', 10, 20, 'model', x'00000000');"
+        + ("phash INTEGER, " if version == "2" else "")
+        + "PRIMARY KEY (fingerprint, size, mtime_ns, model));"
+        + (
+            "INSERT INTO embeddings VALUES ('abc', 10, 20, 'model', x'00000000'"
+            + (", 7);" if version == "2" else ");")
+        )
     )
     old.commit()
     old.close()

@@ -225,3 +225,66 @@ def test_hash_confirm_rejects_nonsense() -> None:
         HashConfirm(margin=0.1, max_distance=65)
     with pytest.raises(ValueError, match="perceptual hashes"):
         NeighbourGraph(_records(2), np.eye(2, dtype=np.float32), hashes=[1])
+
+
+def _screenshot_scene(
+    rng: np.random.Generator,
+) -> tuple[list[ImageRecord], np.ndarray, list[np.ndarray | None]]:
+    """A photo with four copies, a screenshot showing it (bigger than all of them) and strangers."""
+    photo = _unit(rng.normal(size=(1, 32)))[0]
+    vectors = _unit(rng.normal(size=(10, 32)))
+    for i in range(1, 5):
+        vectors[i] = _at_angle(photo, _unit(rng.normal(size=(1, 32)))[0], 0.97)
+    vectors[0] = photo
+    records = [ImageRecord(f"/p/copy{i}.jpg", 400, 300, 1000 - i, 1.0) for i in range(5)]
+    records[0] = ImageRecord("/p/photo.jpg", 800, 600, 5000, 1.0)
+    records.append(ImageRecord("/p/screenshot.png", 1920, 1080, 90000, 2.0))  # the whole: a stranger
+    records += [ImageRecord(f"/p/other{i}.jpg", 640, 480, 700, 1.0) for i in range(4)]
+    inner: list[np.ndarray | None] = [None] * 10
+    inner[5] = _at_angle(photo, _unit(rng.normal(size=(1, 32)))[0], 0.96)
+    return records, vectors, inner
+
+
+def test_a_screenshot_joins_the_group_of_the_photo_it_shows_as_a_member(rng: np.random.Generator) -> None:
+    records, vectors, inner = _screenshot_scene(rng)
+    assert float(vectors[5] @ vectors[0]) < 0.5  # as a whole, the screenshot is unlike the photo
+    graph = NeighbourGraph(records, vectors, inner=inner)
+    groups = graph.groups(0.9)
+    assert len(groups) == 1
+    group = groups[0]
+    assert group.members[0].image.path == "/p/photo.jpg"  # the photo stays the copy to keep
+    assert {m.image.path for m in group.members} == {r.path for r in records[:6]}
+    shot = next(m for m in group.members if m.image.path == "/p/screenshot.png")
+    assert shot.screenshot_match and not shot.hash_confirmed
+    assert shot.similarity == pytest.approx(0.96, abs=1e-3)
+    assert shot.to_dict()["screenshot_match"] is True and "screenshot" in shot.similarity_text
+    assert not any(m.screenshot_match for m in group.members if m is not shot)
+    assert _paths(graph, 0.965) == [{r.path for r in records[:5]}]  # its inner match is below
+    assert _paths(NeighbourGraph(records, vectors), 0.9) == [{r.path for r in records[:5]}]
+
+
+def test_a_screenshot_linked_to_a_lone_photo_makes_a_pair_and_respects_ignored_pairs(
+    rng: np.random.Generator,
+) -> None:
+    records, vectors, inner = _screenshot_scene(rng)
+    keep = [0, 5, 6, 7, 8, 9]  # the photo without its copies
+    graph = NeighbourGraph([records[i] for i in keep], vectors[keep], inner=[inner[i] for i in keep])
+    assert _paths(graph, 0.9) == [{"/p/photo.jpg", "/p/screenshot.png"}]
+    ignored = frozenset({frozenset({"/p/photo.jpg", "/p/screenshot.png"})})
+    assert graph.groups(0.9, ignored) == []
+
+
+def test_a_screenshot_already_grouped_by_its_whole_picture_stays_there(rng: np.random.Generator) -> None:
+    """Two saves of one screenshot group together; their inner picture does not pull them away."""
+    records, vectors, inner = _screenshot_scene(rng)
+    records.append(ImageRecord("/p/screenshot-copy.jpg", 1280, 720, 40000, 3.0))
+    vectors = np.vstack([vectors, _at_angle(vectors[5], vectors[6], 0.99)[None]]).astype(np.float32)
+    inner.append(inner[5])
+    paths = _paths(NeighbourGraph(records, vectors, inner=inner), 0.9)
+    assert {"/p/screenshot.png", "/p/screenshot-copy.jpg"} in paths
+    assert {r.path for r in records[:5]} in paths
+
+
+def test_inner_vectors_must_match_the_records() -> None:
+    with pytest.raises(ValueError, match="inner"):
+        NeighbourGraph(_records(2), _unit(np.ones((2, 4))), inner=[None])

@@ -101,3 +101,28 @@ def test_a_recoloured_copy_just_below_the_threshold_joins_by_its_phash(tmp_path:
         assert names == ([{"photo.jpg", "grey.jpg"}] if grouped else [])
     assert report.stats.cached == 3
     assert report.groups[0].members[1].hash_confirmed
+
+
+def test_a_screenshot_showing_a_photo_joins_it_from_a_fresh_decode_and_from_the_cache(
+    tiny_model: Path, tmp_path: Path
+) -> None:
+    """End to end: the decode finds the pasted picture, the batch embeds it, the cache keeps it."""
+    from trainer.augment import screenshot_canvas
+
+    photos = tmp_path / "pics"
+    photo = synthetic_photo(11, (320, 240))
+    save(photo, photos / "photo.jpg", quality=92)
+    save(screenshot_canvas(photo, 1.6, 0.4, 0.5, seed=3), photos / "screenshot.png")
+    save(synthetic_photo(12, (320, 240)), photos / "other.jpg", quality=92)
+    for cached in (0, 3):
+        with EmbeddingCache(tmp_path / "cache.db") as cache:
+            result = Scanner(Embedder(tiny_model), cache).scan(ScanOptions([photos], batch_size=2))
+        report = result.report
+        assert report.stats.cached == cached
+        assert [[Path(m.image.path).name for m in g.members] for g in report.groups] == [
+            ["photo.jpg", "screenshot.png"]
+        ]
+        assert report.groups[0].members[1].screenshot_match
+    names = [Path(record.path).name for record in result.graph.records]
+    whole, alone = (result.vectors[names.index(name)] for name in ("screenshot.png", "photo.jpg"))
+    assert float(whole @ alone) < report.threshold  # as a whole, the screenshot would not match
