@@ -24,7 +24,7 @@ from dupfinder import phash
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 3  # 2: embeddings carry the pHash; 3: and a screenshot's inner vector
+SCHEMA_VERSION = 4  # 2: embeddings carry the pHash; 3: a screenshot's inner vector; 4: picture share
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -37,7 +37,7 @@ CREATE TABLE IF NOT EXISTS contents (
     PRIMARY KEY (fingerprint, size, mtime_ns));
 CREATE TABLE IF NOT EXISTS embeddings (
     fingerprint TEXT NOT NULL, size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL,
-    model TEXT NOT NULL, vector BLOB NOT NULL, phash INTEGER, inner BLOB,
+    model TEXT NOT NULL, vector BLOB NOT NULL, phash INTEGER, inner BLOB, picture_share REAL,
     PRIMARY KEY (fingerprint, size, mtime_ns, model));
 """
 
@@ -68,6 +68,7 @@ class CachedImage:
     vector: np.ndarray
     phash: int
     inner: np.ndarray | None = None  # the vector of a picture pasted into this screenshot
+    picture_share: float = 1.0  # share of the area inside any letterbox/pillarbox bars
 
 
 class EmbeddingCache:
@@ -126,9 +127,10 @@ class EmbeddingCache:
         )
 
     def image(self, key: ContentKey, model: str) -> CachedImage | None:
-        """Pixel size, embedding, pHash and any inner vector for these bytes under this model."""
+        """Pixel size, embedding, pHash, inner vector and picture share of these bytes, this model."""
         row = self._db.execute(
-            "SELECT c.width, c.height, e.vector, e.phash, e.inner FROM contents c JOIN embeddings e "
+            "SELECT c.width, c.height, e.vector, e.phash, e.inner, e.picture_share "
+            "FROM contents c JOIN embeddings e "
             "ON e.fingerprint=c.fingerprint AND e.size=c.size AND e.mtime_ns=c.mtime_ns "
             "WHERE c.fingerprint=? AND c.size=? AND c.mtime_ns=? AND e.model=?",
             (key.fingerprint, key.size, key.mtime_ns, model),
@@ -137,7 +139,12 @@ class EmbeddingCache:
             return None
         inner = None if row[4] is None else np.frombuffer(row[4], dtype=np.float32).copy()
         return CachedImage(
-            row[0], row[1], np.frombuffer(row[2], dtype=np.float32).copy(), phash.from_signed(row[3]), inner
+            row[0],
+            row[1],
+            np.frombuffer(row[2], dtype=np.float32).copy(),
+            phash.from_signed(row[3]),
+            inner,
+            1.0 if row[5] is None else float(row[5]),
         )
 
     def store_image(
@@ -149,6 +156,7 @@ class EmbeddingCache:
         vector: np.ndarray,
         perceptual_hash: int,
         inner: np.ndarray | None = None,
+        picture_share: float = 1.0,
     ) -> None:
         self._db.execute(
             "INSERT INTO contents (fingerprint, size, mtime_ns, width, height) VALUES (?, ?, ?, ?, ?) "
@@ -156,7 +164,7 @@ class EmbeddingCache:
             (key.fingerprint, key.size, key.mtime_ns, width, height),
         )
         self._db.execute(
-            "INSERT OR REPLACE INTO embeddings VALUES (?, ?, ?, ?, ?, ?, ?)",
+            "INSERT OR REPLACE INTO embeddings VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 key.fingerprint,
                 key.size,
@@ -165,6 +173,7 @@ class EmbeddingCache:
                 np.ascontiguousarray(vector, dtype=np.float32).tobytes(),
                 phash.to_signed(perceptual_hash),
                 None if inner is None else np.ascontiguousarray(inner, dtype=np.float32).tobytes(),
+                picture_share,
             ),
         )
 

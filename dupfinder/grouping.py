@@ -36,6 +36,9 @@ DEFAULT_NEIGHBOURS = 32
 # are the candidates it may join.
 INNER_NEIGHBOURS = 8
 MAX_NEIGHBOURS = 256
+# A copy with bars around its picture is the best copy only if its picture has this many times the
+# pixels of the best copy without bars (bar detection is accurate to a few lines, not exact).
+BARS_HANDICAP = 1.05
 # A pair above the threshold is grouped only if it is within this much of the best match of one
 # of its two pictures, so a weak look-alike link cannot pull a picture away from its real copies.
 RIVAL_MARGIN = 0.05
@@ -43,9 +46,12 @@ RIVAL_MARGIN = 0.05
 PathPair = frozenset[str]
 
 
-def quality_key(record: ImageRecord) -> tuple[int, int, float, str]:
-    """Sort key putting the best copy first: most pixels, then most bytes, then oldest, then path."""
-    return (-record.pixels, -record.bytes, record.mtime, record.path)
+def quality_key(record: ImageRecord) -> tuple[float, int, float, str]:
+    """Sort key putting the best copy first: most picture pixels (bars added around a picture do
+    not count, and a copy with bars must beat one without by `BARS_HANDICAP`), then most bytes,
+    then oldest, then path."""
+    pixels = record.picture_pixels / (BARS_HANDICAP if record.picture_share < 1.0 else 1.0)
+    return (-pixels, -record.bytes, record.mtime, record.path)
 
 
 @dataclass(frozen=True)

@@ -48,6 +48,8 @@ class DecodedImage:
     phash: int  # 64-bit perceptual hash of the picture inside any bars
     # The model's input for a picture pasted into this screenshot, when there is one.
     inner: np.ndarray | None = None
+    # Share of the decoded area that is picture rather than letterbox/pillarbox bars.
+    picture_share: float = 1.0
 
 
 def _oriented_size(image: Image.Image) -> tuple[int, int]:
@@ -130,15 +132,18 @@ def load_for_model(
         inner = None
         if find_inner and (box := framed_picture_box(rgb)) is not None:
             inner = np.asarray(resize_for_model(rgb.crop(box), size, mode), dtype=np.uint8)
+        picture_share = 1.0
         if mode == "trim-stretch":
-            rgb, mode = trim_bars(rgb), "stretch"
+            trimmed = trim_bars(rgb)
+            picture_share = (trimmed.width * trimmed.height) / (rgb.width * rgb.height)
+            rgb, mode = trimmed, "stretch"
         resized = resize_for_model(rgb, size, mode)
         # pHash squeezes to 32×32 anyway, so the stretched input serves (0.1 ms, not 12 ms).
         stretched = resized if mode == "stretch" else resize_for_model(rgb, size, "stretch")
         phash = perceptual_hash(stretched)
     except (OSError, ValueError, MemoryError) as error:
         raise DecodeError(_describe(error)) from error
-    return DecodedImage(np.asarray(resized, dtype=np.uint8), width, height, phash, inner)
+    return DecodedImage(np.asarray(resized, dtype=np.uint8), width, height, phash, inner, picture_share)
 
 
 def _describe(error: BaseException) -> str:

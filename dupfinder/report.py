@@ -26,10 +26,16 @@ class ImageRecord:
     height: int
     bytes: int
     mtime: float  # seconds since the epoch
+    picture_share: float = 1.0  # of the area, what is inside any letterbox/pillarbox bars
 
     @property
     def pixels(self) -> int:
         return self.width * self.height
+
+    @property
+    def picture_pixels(self) -> int:
+        """Pixels of the picture itself: bars added around it do not make a copy better."""
+        return round(self.pixels * self.picture_share)
 
 
 @dataclass(frozen=True)

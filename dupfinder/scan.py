@@ -144,7 +144,7 @@ class Scanner:
                     continue
                 self.cache.remember_path(found.path, key)
                 out.add(
-                    _record(found, cached.width, cached.height),
+                    _record(found, cached.width, cached.height, cached.picture_share),
                     cached.vector,
                     key,
                     cached.phash,
@@ -155,11 +155,18 @@ class Scanner:
             for batch in self._decoded_batches(misses, pool, options.batch_size, job, report):
                 for (pending, image), vector, inner in zip(batch, *self._embed(batch)):
                     self.cache.store_image(
-                        pending.key, model, image.width, image.height, vector, image.phash, inner
+                        pending.key,
+                        model,
+                        image.width,
+                        image.height,
+                        vector,
+                        image.phash,
+                        inner,
+                        image.picture_share,
                     )
                     self.cache.remember_path(pending.found.path, pending.key)
                     out.add(
-                        _record(pending.found, image.width, image.height),
+                        _record(pending.found, image.width, image.height, image.picture_share),
                         vector,
                         pending.key,
                         image.phash,
@@ -280,5 +287,5 @@ def _catching(function):  # type: ignore[no-untyped-def]
     return wrapped
 
 
-def _record(found: FoundFile, width: int, height: int) -> ImageRecord:
-    return ImageRecord(found.path, width, height, found.size, found.mtime_ns / 1e9)
+def _record(found: FoundFile, width: int, height: int, picture_share: float = 1.0) -> ImageRecord:
+    return ImageRecord(found.path, width, height, found.size, found.mtime_ns / 1e9, picture_share)

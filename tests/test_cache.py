@@ -95,12 +95,22 @@ def test_a_screenshots_inner_vector_round_trips(tmp_path: Path) -> None:
         hit = cache.image(key, "model")
         assert hit is not None and hit.inner is not None
         assert np.array_equal(hit.inner, inner) and np.array_equal(hit.vector, vector)
+        assert hit.picture_share == 1.0
 
 
-@pytest.mark.parametrize("version", ["1", "2"])
+def test_the_picture_share_inside_bars_round_trips(tmp_path: Path) -> None:
+    key = ContentKey("letterboxed", 10, 20)
+    with EmbeddingCache(tmp_path / "c.db") as cache:
+        cache.store_image(key, "model", 400, 400, np.ones(8, np.float32), 5, picture_share=0.75)
+    with EmbeddingCache(tmp_path / "c.db") as cache:
+        hit = cache.image(key, "model")
+        assert hit is not None and hit.picture_share == 0.75
+
+
+@pytest.mark.parametrize("version", ["1", "2", "3"])
 def test_a_cache_of_an_older_layout_is_started_afresh(tmp_path: Path, version: str) -> None:
-    """Version 1 had no pHash column, version 2 no inner vectors: opening either must neither
-    fail nor serve rows that lack them (a version-2 screenshot would never find its photo)."""
+    """Version 1 had no pHash column, version 2 no inner vectors, version 3 no picture share:
+    opening any must neither fail nor serve rows that lack them."""
     import sqlite3
 
     old = sqlite3.connect(tmp_path / "c.db")
@@ -109,11 +119,11 @@ def test_a_cache_of_an_older_layout_is_started_afresh(tmp_path: Path, version: s
         f"INSERT INTO meta VALUES ('schema_version', '{version}');"
         "CREATE TABLE embeddings (fingerprint TEXT NOT NULL, size INTEGER NOT NULL, "
         "mtime_ns INTEGER NOT NULL, model TEXT NOT NULL, vector BLOB NOT NULL, "
-        + ("phash INTEGER, " if version == "2" else "")
+        + {"1": "", "2": "phash INTEGER, ", "3": "phash INTEGER, inner BLOB, "}[version]
         + "PRIMARY KEY (fingerprint, size, mtime_ns, model));"
         + (
             "INSERT INTO embeddings VALUES ('abc', 10, 20, 'model', x'00000000'"
-            + (", 7);" if version == "2" else ");")
+            + {"1": ");", "2": ", 7);", "3": ", 7, NULL);"}[version]
         )
     )
     old.commit()

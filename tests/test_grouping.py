@@ -288,3 +288,17 @@ def test_a_screenshot_already_grouped_by_its_whole_picture_stays_there(rng: np.r
 def test_inner_vectors_must_match_the_records() -> None:
     with pytest.raises(ValueError, match="inner"):
         NeighbourGraph(_records(2), _unit(np.ones((2, 4))), inner=[None])
+
+
+def test_bars_added_around_a_picture_do_not_make_the_best_copy(rng: np.random.Generator) -> None:
+    """A square-padded export (more pixels, all of them bars) must not be kept over the photo."""
+    vectors = np.repeat(_unit(rng.normal(size=(1, 16))), 3, axis=0)
+    records = [
+        ImageRecord("/padded.png", 4000, 4000, 9_000_000, 2.0, picture_share=0.752),
+        ImageRecord("/photo.jpg", 4000, 3000, 3_000_000, 1.0),
+        ImageRecord("/small.jpg", 2000, 1500, 500_000, 0.5),
+    ]
+    group = NeighbourGraph(records, vectors).groups(0.9)[0]
+    assert [m.image.path for m in group.members] == ["/photo.jpg", "/padded.png", "/small.jpg"]
+    upscaled = [ImageRecord("/padded.png", 8000, 8000, 9_000_000, 2.0, picture_share=0.75), *records[1:]]
+    assert NeighbourGraph(upscaled, vectors).groups(0.9)[0].members[0].image.path == "/padded.png"

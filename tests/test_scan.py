@@ -126,3 +126,22 @@ def test_a_screenshot_showing_a_photo_joins_it_from_a_fresh_decode_and_from_the_
     names = [Path(record.path).name for record in result.graph.records]
     whole, alone = (result.vectors[names.index(name)] for name in ("screenshot.png", "photo.jpg"))
     assert float(whole @ alone) < report.threshold  # as a whole, the screenshot would not match
+
+
+def test_a_letterboxed_copy_is_not_kept_over_the_photo_from_a_fresh_decode_and_from_the_cache(
+    tmp_path: Path,
+) -> None:
+    from tests.tinymodel import build_tiny_model
+    from trainer.augment import pad_to_aspect
+
+    model = build_tiny_model(tmp_path / "model" / "m.onnx", resize="trim-stretch")
+    photos = tmp_path / "pics"
+    photo = synthetic_photo(13, (400, 300))
+    save(photo, photos / "photo.png")
+    save(pad_to_aspect(photo, 1.0), photos / "square.png")  # 400×400, a quarter of it bars
+    for cached in (0, 2):
+        with EmbeddingCache(tmp_path / "cache.db") as cache:
+            report = Scanner(Embedder(model), cache).scan(ScanOptions([photos])).report
+        assert report.stats.cached == cached
+        assert [Path(m.image.path).name for m in report.groups[0].members] == ["photo.png", "square.png"]
+        assert report.groups[0].members[1].image.picture_share == pytest.approx(0.75, abs=0.02)

@@ -25,6 +25,7 @@ def build_tiny_model(
     name: str = "tiny-test-model",
     seed: int = 0,
     hash_confirm: dict[str, float] | None = None,
+    resize: str = "stretch",
 ) -> Path:
     features = 3 * GRID * GRID
     projection = np.random.default_rng(seed).normal(0, 1, (features, EMBEDDING_DIM)).astype(np.float32)
@@ -64,6 +65,7 @@ def build_tiny_model(
         preprocessing="average pooling inside the graph",
         provenance={"built_by": "tests/tinymodel.py"},
         hash_confirm=dict(hash_confirm or {}),
+        resize=resize,
     )
     card_path_for(path).write_text(card.to_json(), encoding="utf-8")
     return path
