@@ -43,6 +43,7 @@ from dupfinder.imaging import DecodeError, load_for_model, open_oriented_rgb
 from dupfinder.modelcard import card_path_for
 from dupfinder.models import find_model
 from dupfinder.report import ImageRecord
+from dupfinder.views import is_landscape, is_portrait, turned_inputs
 
 TIER_LEVELS: dict[str, tuple[str, ...]] = {
     "easy": ("jpeg-q25", "half-size", "thumbnail-320", "png", "webp"),
@@ -138,24 +139,41 @@ class Embedded:
     sizes: list[tuple[int, int]]
     hashes: np.ndarray  # the engine's own pHash (uint64), as the cache stores it
     inner: list[np.ndarray | None]  # a screenshot's inner-picture vector, None for other files
+    turned: list[np.ndarray | None]  # a portrait picture's two turned vectors, None for others
 
-    def inner_matrix(self) -> tuple[np.ndarray, np.ndarray]:
-        """Inner vectors as a matrix (zeros where none) and which rows have one."""
-        has = np.array([v is not None for v in self.inner], bool)
-        matrix = np.zeros_like(self.vectors)
-        if has.any():
-            matrix[has] = np.stack([v for v in self.inner if v is not None])
-        return matrix, has
+    def looks(self) -> ViewLooks:
+        """Second looks as matrices, for scoring every pair at once."""
+        dim = self.vectors.shape[1]
+        has_inner = np.array([v is not None for v in self.inner], bool)
+        inner = np.zeros_like(self.vectors)
+        if has_inner.any():
+            inner[has_inner] = np.stack([v for v in self.inner if v is not None])
+        has_turned = np.array([v is not None for v in self.turned], bool)
+        turned = np.zeros((2, len(self.vectors), dim), np.float32)
+        if has_turned.any():
+            turned[:, has_turned] = np.stack([v for v in self.turned if v is not None], axis=1)
+        landscape = np.array([is_landscape(w, h) for w, h in self.sizes], bool)
+        return ViewLooks(inner, has_inner, turned, has_turned, landscape)
 
 
-def embed_files(paths: list[Path], embedder: Embedder, workers: int, find_inner: bool = True) -> Embedded:
+@dataclass
+class ViewLooks:
+    inner: np.ndarray
+    has_inner: np.ndarray
+    turned: np.ndarray  # (2, files, dim)
+    has_turned: np.ndarray
+    landscape: np.ndarray
+
+
+def embed_files(paths: list[Path], embedder: Embedder, workers: int, second_looks: bool = True) -> Embedded:
     """Model embeddings through the engine's own decode path, each file's pixel size and pHash,
-    and (with `find_inner`, as a scan does) the vector of a picture pasted into a screenshot."""
+    and (with `second_looks`, as a scan does) the vector of a picture pasted into a screenshot and
+    a portrait picture's vectors turned a quarter each way."""
     size, mode = embedder.card.input_size, embedder.card.resize
 
     def decode(path: Path) -> tuple[np.ndarray, tuple[int, int], int, np.ndarray | None]:
         try:
-            decoded = load_for_model(path, size, mode, find_inner)  # type: ignore[arg-type]
+            decoded = load_for_model(path, size, mode, second_looks)  # type: ignore[arg-type]
             return decoded.pixels, (decoded.width, decoded.height), decoded.phash, decoded.inner
         except DecodeError:
             return np.zeros((size, size, 3), np.uint8), (0, 0), 0, None
@@ -173,20 +191,31 @@ def embed_files(paths: list[Path], embedder: Embedder, workers: int, find_inner:
     inner: list[np.ndarray | None] = [None] * len(paths)
     for row, i in enumerate(framed):
         inner[i] = inner_vectors[row]
-    return Embedded(vectors, [d[1] for d in decoded], np.array([d[2] for d in decoded], np.uint64), inner)
+    portrait = [i for i, d in enumerate(decoded) if second_looks and is_portrait(*d[1])]
+    turned_vectors = embed([turn for i in portrait for turn in turned_inputs(decoded[i][0])])
+    turned: list[np.ndarray | None] = [None] * len(paths)
+    for row, i in enumerate(portrait):
+        turned[i] = turned_vectors[2 * row : 2 * row + 2]
+    hashes = np.array([d[2] for d in decoded], np.uint64)
+    return Embedded(vectors, [d[1] for d in decoded], hashes, inner, turned)
 
 
-def view_scores(
-    vectors: np.ndarray, inner: np.ndarray, has_inner: np.ndarray
-) -> Callable[[np.ndarray], np.ndarray]:
-    """Pair scores counting a screenshot's inner picture: the best of whole-to-whole and each
-    side's inner picture against the other's whole picture (as the engine links them)."""
+def view_scores(vectors: np.ndarray, looks: ViewLooks) -> Callable[[np.ndarray], np.ndarray]:
+    """Pair scores counting second looks as the engine links them: the best of whole-to-whole,
+    each side's screenshot picture against the other's whole picture, and each portrait side's
+    turns against the other's whole picture when that one is landscape."""
 
     def rows(r: np.ndarray) -> np.ndarray:
-        whole = vectors[r] @ vectors.T
-        mine = np.where(has_inner[r][:, None], inner[r] @ vectors.T, -1.0)
-        theirs = np.where(has_inner[None, :], vectors[r] @ inner.T, -1.0)
-        return np.maximum(whole, np.maximum(mine, theirs))
+        best = vectors[r] @ vectors.T
+        pairs = [(looks.inner, looks.has_inner[r][:, None], looks.has_inner[None, :])]
+        for turn in looks.turned:
+            mine = looks.has_turned[r][:, None] & looks.landscape[None, :]
+            theirs = looks.has_turned[None, :] & looks.landscape[r][:, None]
+            pairs.append((turn, mine, theirs))
+        for view, mine, theirs in pairs:
+            best = np.maximum(best, np.where(mine, view[r] @ vectors.T, -1.0))
+            best = np.maximum(best, np.where(theirs, vectors[r] @ view.T, -1.0))
+        return best
 
     return rows
 
@@ -199,6 +228,7 @@ def engine_groups(
     hashes: np.ndarray | None = None,
     confirm: HashConfirm | None = None,
     inner: list[np.ndarray | None] | None = None,
+    turned: list[np.ndarray | None] | None = None,
 ) -> np.ndarray:
     """The group id the engine gives each file (-1: in no group), as a scan would group them."""
     records = []
@@ -216,6 +246,7 @@ def engine_groups(
         hashes=None if hashes is None else [int(h) for h in hashes],
         confirm=confirm,
         inner=inner,
+        turned=turned,
     )
     group_of = np.full(len(records), -1, np.int64)
     for group in graph.groups(threshold):
@@ -250,7 +281,7 @@ def run(
     split: str = "test",
     threshold: float | None = None,
     hash_confirm: bool = True,
-    inner_views: bool = True,
+    second_looks: bool = True,
 ) -> dict[str, Any]:
     files = build_files(corpus, work, originals, seed, split)
     pairs = PairSet(files.source, files.is_original, files.transform, files.hard_negatives, TIER_LEVELS)
@@ -268,21 +299,22 @@ def run(
         "model_sha256": embedder.sha256,
         "threshold": threshold,
         "hash_confirm": embedder.card.hash_confirm if hash_confirm else {},
-        "inner_views": inner_views,
+        "second_looks": second_looks,
         "methods": {},
     }
     start = time.perf_counter()
-    embedded = embed_files(files.paths, embedder, workers, find_inner=inner_views)
+    embedded = embed_files(files.paths, embedder, workers, second_looks)
     vectors = embedded.vectors
     seconds = time.perf_counter() - start
     results["methods"]["dupfinder"] = evaluate_method(
         pairs, lambda rows: vectors[rows] @ vectors.T, threshold, seconds
     )
-    inner, has_inner = embedded.inner_matrix()
-    results["screenshot_views"] = int(has_inner.sum())
-    if inner_views:
+    looks = embedded.looks()
+    results["screenshot_looks"] = int(looks.has_inner.sum())
+    results["turned_looks"] = int(looks.has_turned.sum())
+    if second_looks:
         results["methods"]["dupfinder-views"] = evaluate_method(
-            pairs, view_scores(vectors, inner, has_inner), threshold, seconds
+            pairs, view_scores(vectors, looks), threshold, seconds
         )
     start = time.perf_counter()
     group_of = engine_groups(
@@ -292,7 +324,8 @@ def run(
         threshold,
         embedded.hashes,
         embedder.card.confirm_rule if hash_confirm else None,
-        embedded.inner if inner_views else None,
+        embedded.inner if second_looks else None,
+        embedded.turned if second_looks else None,
     )
     grouping_seconds = time.perf_counter() - start
     results["methods"]["engine"] = evaluate_method(
@@ -343,7 +376,7 @@ def calibrate(
 
     files = build_files(corpus, work, originals, seed, "val")
     pairs = PairSet(files.source, files.is_original, files.transform, files.hard_negatives, TIER_LEVELS)
-    embedded = embed_files(files.paths, Embedder(model), workers, find_inner=False)
+    embedded = embed_files(files.paths, Embedder(model), workers, second_looks=False)
     vectors, hashes = embedded.vectors, embedded.hashes
 
     def cosine(rows: np.ndarray) -> np.ndarray:
@@ -435,10 +468,10 @@ def check_gates(results: dict[str, Any], method: str = "dupfinder") -> dict[str,
     }
 
 
-def _engine_label(rule: dict[str, Any], inner_views: bool) -> str:
+def _engine_label(rule: dict[str, Any], second_looks: bool) -> str:
     parts = ["model", "exact copies", "grouping"]
-    if inner_views:
-        parts.append("screenshot views")
+    if second_looks:
+        parts.append("second looks")
     if rule:
         parts.append(f"pHash ≤ {rule['max_distance']} within {rule['margin']:.2f} below the threshold")
     return f"dupfinder engine ({' + '.join(parts)})"
@@ -455,9 +488,9 @@ def markdown(results: dict[str, Any]) -> str:
         distance = f"{64 - m['min_similarity']:.0f}"
         label = {
             "dupfinder": f"dupfinder model alone ({results['model']}, ≥ {results['threshold']:.3f})",
-            "dupfinder-views": "dupfinder model + screenshot views (the picture inside a screenshot "
-            "embedded too)",
-            "engine": _engine_label(results.get("hash_confirm") or {}, results.get("inner_views", False)),
+            "dupfinder-views": "dupfinder model + second looks (a screenshot's pasted picture, "
+            "a portrait picture's quarter turns)",
+            "engine": _engine_label(results.get("hash_confirm") or {}, results.get("second_looks", False)),
             "phash": "pHash (Hamming ≤ 10)",
             "dhash": "dHash (Hamming ≤ 10)",
             "phash-matched": f"pHash at the model's precision (Hamming ≤ {distance})",
@@ -494,9 +527,9 @@ def main() -> None:
         help="group the engine's row without the card's pHash confirmation (to measure it)",
     )
     parser.add_argument(
-        "--no-inner-views",
+        "--no-second-looks",
         action="store_true",
-        help="leave out the second view of a picture pasted into a screenshot (to measure it)",
+        help="leave out the second looks (a screenshot's pasted picture, a portrait picture's turns)",
     )
     parser.add_argument("--work", type=Path, default=Path.home() / ".cache" / "dupfinder" / "bench")
     parser.add_argument(
@@ -527,7 +560,7 @@ def main() -> None:
         args.work,
         args.split,
         hash_confirm=not args.no_hash_confirm,
-        inner_views=not args.no_inner_views,
+        second_looks=not args.no_second_looks,
     )
     out = args.out or Path("benchmarks/results") / (
         "accuracy.json" if args.split == "test" else f"accuracy-{args.split}.json"

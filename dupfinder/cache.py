@@ -5,7 +5,9 @@ fingerprint. `contents` holds what is true of the bytes (pixel size, full conten
 fingerprint, size and mtime, so a file that was only moved or renamed (same bytes, same mtime) is
 recognised without decoding it. `embeddings` holds one vector per content and model hash, with the
 perceptual hash taken from the same decode (it depends on the model's resize rule) and, for a
-screenshot with a picture pasted in, the vector of that picture alone (NULL for most files).
+screenshot with a picture pasted in, the vector of that picture alone, and for a portrait picture
+its vectors turned a quarter each way (both NULL for most files), and the share of the picture that
+is not letterbox or pillarbox bars.
 Only parameterised SQL; one rebuild if the file is corrupt; a schema-version row.
 """
 
@@ -24,7 +26,8 @@ from dupfinder import phash
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 4  # 2: embeddings carry the pHash; 3: a screenshot's inner vector; 4: picture share
+SCHEMA_VERSION = 4  # 2: embeddings carry the pHash; 3: a screenshot's inner vector; 4: picture
+# share and a portrait picture's two turned vectors
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -38,6 +41,7 @@ CREATE TABLE IF NOT EXISTS contents (
 CREATE TABLE IF NOT EXISTS embeddings (
     fingerprint TEXT NOT NULL, size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL,
     model TEXT NOT NULL, vector BLOB NOT NULL, phash INTEGER, inner BLOB, picture_share REAL,
+    turned BLOB,
     PRIMARY KEY (fingerprint, size, mtime_ns, model));
 """
 
@@ -69,6 +73,7 @@ class CachedImage:
     phash: int
     inner: np.ndarray | None = None  # the vector of a picture pasted into this screenshot
     picture_share: float = 1.0  # share of the area inside any letterbox/pillarbox bars
+    turned: np.ndarray | None = None  # a portrait picture's vectors turned a quarter each way (2, D)
 
 
 class EmbeddingCache:
@@ -129,7 +134,7 @@ class EmbeddingCache:
     def image(self, key: ContentKey, model: str) -> CachedImage | None:
         """Pixel size, embedding, pHash, inner vector and picture share of these bytes, this model."""
         row = self._db.execute(
-            "SELECT c.width, c.height, e.vector, e.phash, e.inner, e.picture_share "
+            "SELECT c.width, c.height, e.vector, e.phash, e.inner, e.picture_share, e.turned "
             "FROM contents c JOIN embeddings e "
             "ON e.fingerprint=c.fingerprint AND e.size=c.size AND e.mtime_ns=c.mtime_ns "
             "WHERE c.fingerprint=? AND c.size=? AND c.mtime_ns=? AND e.model=?",
@@ -145,6 +150,7 @@ class EmbeddingCache:
             phash.from_signed(row[3]),
             inner,
             1.0 if row[5] is None else float(row[5]),
+            None if row[6] is None else np.frombuffer(row[6], dtype=np.float32).reshape(2, -1).copy(),
         )
 
     def store_image(
@@ -157,6 +163,7 @@ class EmbeddingCache:
         perceptual_hash: int,
         inner: np.ndarray | None = None,
         picture_share: float = 1.0,
+        turned: np.ndarray | None = None,
     ) -> None:
         self._db.execute(
             "INSERT INTO contents (fingerprint, size, mtime_ns, width, height) VALUES (?, ?, ?, ?, ?) "
@@ -164,7 +171,7 @@ class EmbeddingCache:
             (key.fingerprint, key.size, key.mtime_ns, width, height),
         )
         self._db.execute(
-            "INSERT OR REPLACE INTO embeddings VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT OR REPLACE INTO embeddings VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 key.fingerprint,
                 key.size,
@@ -174,6 +181,7 @@ class EmbeddingCache:
                 phash.to_signed(perceptual_hash),
                 None if inner is None else np.ascontiguousarray(inner, dtype=np.float32).tobytes(),
                 picture_share,
+                None if turned is None else np.ascontiguousarray(turned, dtype=np.float32).tobytes(),
             ),
         )
 

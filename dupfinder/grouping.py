@@ -14,10 +14,11 @@ With a `HashConfirm` rule (from the model card), a pair a little below the thres
 when the two pictures' perceptual hashes agree almost exactly: recoloured copies that the
 embedding scores low keep pHash's layout bits, while look-alike drawings rarely do.
 
-A screenshot with a picture pasted in (`dupfinder.framed`) brings a second vector, the picture
-alone. Groups are first made from whole pictures; then a screenshot left in no group joins the
-group whose reference its inner picture matches directly, above the threshold. It joins as a
-member, never as a reference, so the photo stays the copy to keep and the group is not split.
+Some pictures bring second looks: a screenshot with a picture pasted in (`dupfinder.framed`) the
+picture alone, a portrait picture itself turned a quarter each way (`dupfinder.views`, compared
+with landscape pictures only). Groups are first made from whole pictures; then a picture left in no
+group joins the group whose reference one of its looks matches directly, above the threshold. It
+joins as a member, never as a reference, so the photo stays the copy to keep and no group is split.
 """
 
 from __future__ import annotations
@@ -30,10 +31,11 @@ import numpy as np
 
 from dupfinder.phash import distance
 from dupfinder.report import Group, ImageRecord, Member
+from dupfinder.views import is_landscape
 
 DEFAULT_NEIGHBOURS = 32
-# Nearest whole pictures looked up for a screenshot's inner picture: their groups' references
-# are the candidates it may join.
+# Nearest whole pictures looked up for each second look (a screenshot's inner picture, a turn):
+# their groups' references are the candidates the picture may join.
 INNER_NEIGHBOURS = 8
 MAX_NEIGHBOURS = 256
 # A copy with bars around its picture is the best copy only if its picture has this many times the
@@ -95,6 +97,7 @@ class NeighbourGraph:
         hashes: Sequence[int] | None = None,
         confirm: HashConfirm | None = None,
         inner: Sequence[np.ndarray | None] | None = None,
+        turned: Sequence[np.ndarray | None] | None = None,
     ) -> None:
         if len(records) != len(vectors):
             raise ValueError(f"{len(records)} records but {len(vectors)} vectors")
@@ -102,6 +105,8 @@ class NeighbourGraph:
             raise ValueError(f"{len(records)} records but {len(hashes)} perceptual hashes")
         if inner is not None and len(inner) != len(records):
             raise ValueError(f"{len(records)} records but {len(inner)} inner vectors")
+        if turned is not None and len(turned) != len(records):
+            raise ValueError(f"{len(records)} records but {len(turned)} turned vector pairs")
         self.records = list(records)
         self.floor = floor
         self.clusters = _clusters(len(self.records), exact, self.records)
@@ -114,11 +119,16 @@ class NeighbourGraph:
         )
         self._index = _build_index(self._rep_vectors, threads)
         self.edges = self._search(neighbours)
-        # Screenshot clusters: their inner picture's vector, and the whole pictures most like it.
-        self.inner: dict[int, np.ndarray] = {}
-        self.inner_neighbours: dict[int, list[int]] = {}
-        if inner is not None:
-            self._search_inner(inner)
+        # Clusters with second looks: (kind, vector) each, and the whole pictures most like them.
+        self.views: dict[int, list[tuple[str, np.ndarray]]] = {}
+        self.view_neighbours: dict[int, set[int]] = {}
+        self.turned_neighbours: dict[int, set[int]] = {}  # found by the turned looks alone
+        self._landscape = [
+            is_landscape(self.records[r].width, self.records[r].height) for r in self.representatives
+        ]
+        if inner is not None or turned is not None:
+            none: list[np.ndarray | None] = [None] * len(self.records)
+            self._search_views(none if inner is None else inner, none if turned is None else turned)
         # Each cluster's best match; a byte-identical copy is a perfect one.
         self.best = np.array([1.0 if len(c) > 1 else -1.0 for c in self.clusters], np.float32)
         for (a, b), similarity in self.edges.items():
@@ -147,23 +157,37 @@ class NeighbourGraph:
             pending, k = pending[saturated], min(k * 2, count, MAX_NEIGHBOURS)
         return edges
 
-    def _search_inner(self, inner: Sequence[np.ndarray | None]) -> None:
-        """For each screenshot, the whole pictures nearest its inner picture (above the floor)."""
+    def _search_views(self, inner: Sequence[np.ndarray | None], turned: Sequence[np.ndarray | None]) -> None:
+        """For each picture with second looks, the whole pictures nearest them (above the floor);
+        a turned look is compared with landscape pictures only."""
         for cluster, representative in enumerate(self.representatives):
-            vector = inner[representative]
-            if vector is not None:
-                self.inner[cluster] = np.asarray(vector, np.float32)
+            looks = []
+            picture, turns = inner[representative], turned[representative]
+            if picture is not None:
+                looks.append(("screenshot", np.asarray(picture, np.float32)))
+            if turns is not None:
+                looks += [("turned", np.asarray(vector, np.float32)) for vector in turns]
+            if looks:
+                self.views[cluster] = looks
         k = min(INNER_NEIGHBOURS, len(self.representatives))
-        if not self.inner or k < 1:
+        if not self.views or k < 1:
             return
-        holders = list(self.inner)
-        labels, similarities = self._query(np.stack([self.inner[c] for c in holders]), k)
-        for holder, row_labels, row_similarities in zip(holders, labels.tolist(), similarities.tolist()):
-            self.inner_neighbours[holder] = [
+        owners = [(cluster, kind) for cluster, looks in self.views.items() for kind, _ in looks]
+        queries = np.stack([vector for looks in self.views.values() for _, vector in looks])
+        labels, similarities = self._query(queries, k)
+        for (owner, kind), row_labels, row_similarities in zip(
+            owners, labels.tolist(), similarities.tolist()
+        ):
+            found = {
                 label
                 for label, similarity in zip(row_labels, row_similarities)
-                if label != holder and similarity >= self.floor
-            ]
+                if label != owner
+                and similarity >= self.floor
+                and (kind != "turned" or self._landscape[label])
+            }
+            self.view_neighbours.setdefault(owner, set()).update(found)
+            if kind == "turned":
+                self.turned_neighbours.setdefault(owner, set()).update(found)
 
     def _query(self, vectors: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         self._index.set_ef(max(2 * k, 64))
@@ -194,11 +218,12 @@ class NeighbourGraph:
         assignment = _assign(
             range(len(self.clusters)), adjacency, key=lambda c: quality_key(self.records[self.clusters[c][0]])
         )
-        shown = self._attach_screenshots(assignment, threshold, ignored)
-        for screenshot, (reference, similarity) in shown.items():
-            adjacency.setdefault(reference, {})[screenshot] = similarity
+        attached = self._attach_by_views(assignment, threshold, ignored)
+        for owner, (reference, similarity, _) in attached.items():
+            adjacency.setdefault(reference, {})[owner] = similarity
         made = (
-            self._make_group(ref, members, adjacency, threshold, shown) for ref, members in assignment.items()
+            self._make_group(ref, members, adjacency, threshold, attached)
+            for ref, members in assignment.items()
         )
         groups = [group for group in made if group is not None]
         groups.sort(key=lambda g: (-len(g.members), g.reference.image.path))
@@ -217,29 +242,61 @@ class NeighbourGraph:
             adjacency.setdefault(b, {})[a] = similarity
         return adjacency
 
-    def _attach_screenshots(
-        self, assignment: dict[int, list[int]], threshold: float, ignored: frozenset[PathPair]
-    ) -> dict[int, tuple[int, float]]:
-        """Move each ungrouped screenshot into the group whose reference its inner picture matches
-        best (at least `threshold`); returns screenshot -> (reference, similarity)."""
-        group_of = {ref: ref for ref in assignment} | {m: ref for ref, ms in assignment.items() for m in ms}
-        shown: dict[int, tuple[int, float]] = {}
-        for screenshot, neighbours in self.inner_neighbours.items():
-            if assignment.get(screenshot) != []:
-                continue  # grouped by its whole picture already
-            candidates = {group_of[n] for n in neighbours} - {screenshot} - set(shown)
-            scored = [
-                (float(self.inner[screenshot] @ self._rep_vectors[ref]), ref)
-                for ref in candidates
-                if not self._is_ignored(screenshot, ref, ignored)
+    def _look_match(self, picture: int, reference: int) -> tuple[float, str]:
+        """The best similarity between `picture` and `reference` through a second look, and its
+        kind: `picture`'s looks against the reference's whole picture, or, for a landscape picture,
+        a portrait reference's turns against the picture's whole."""
+        scored = [
+            (float(vector @ self._rep_vectors[reference]), kind)
+            for kind, vector in self.views.get(picture, ())
+            if kind != "turned" or self._landscape[reference]
+        ]
+        if self._landscape[picture]:
+            scored += [
+                (float(vector @ self._rep_vectors[picture]), kind)
+                for kind, vector in self.views.get(reference, ())
+                if kind == "turned"
             ]
-            if not scored or max(scored)[0] < threshold:
+        return max(scored, default=(-2.0, ""))
+
+    def _attach_by_views(
+        self, assignment: dict[int, list[int]], threshold: float, ignored: frozenset[PathPair]
+    ) -> dict[int, tuple[int, float, str]]:
+        """Move each ungrouped picture into the group whose reference matches it best through a
+        second look (at least `threshold`); returns picture -> (reference, similarity, kind)."""
+        group_of = {ref: ref for ref in assignment} | {m: ref for ref, ms in assignment.items() for m in ms}
+        seen_turned: dict[int, set[int]] = {}  # landscape picture -> portrait pictures whose turn it is like
+        for owner, labels in self.turned_neighbours.items():
+            for label in labels:
+                seen_turned.setdefault(label, set()).add(owner)
+        attached: dict[int, tuple[int, float, str]] = {}
+        for picture in sorted(set(self.view_neighbours) | set(seen_turned)):
+            if assignment.get(picture) != []:
+                continue  # grouped by its whole picture already
+            near = self.view_neighbours.get(picture, set()) | seen_turned.get(picture, set())
+            candidates = {group_of[n] for n in near} - {picture} - set(attached)
+            scored = [
+                (*self._look_match(picture, ref), ref)
+                for ref in candidates
+                if not self._is_ignored(picture, ref, ignored)
+            ]
+            if not scored:
                 continue
-            similarity, reference = max(scored)
-            del assignment[screenshot]
-            assignment[reference].append(screenshot)
-            shown[screenshot] = (reference, similarity)
-        return shown
+            similarity, kind, reference = max(scored)
+            if similarity < threshold:
+                continue
+            if kind == "turned" and not assignment[reference] and self._better(picture, reference):
+                # Two lone copies, one turned: the better one is the reference. (A screenshot
+                # never is: its pixels are mostly not the photo's.)
+                picture, reference = reference, picture
+            del assignment[picture]
+            assignment[reference].append(picture)
+            group_of[picture] = reference
+            attached[picture] = (reference, similarity, kind)
+        return attached
+
+    def _better(self, a: int, b: int) -> bool:
+        return quality_key(self.records[self.clusters[a][0]]) < quality_key(self.records[self.clusters[b][0]])
 
     def _hash_confirmed(self, a: int, b: int, similarity: float, threshold: float) -> bool:
         """A pair just below the threshold whose perceptual hashes nearly agree."""
@@ -264,7 +321,7 @@ class NeighbourGraph:
         members: list[int],
         adjacency: dict[int, dict[int, float]],
         threshold: float,
-        shown: dict[int, tuple[int, float]],
+        attached: dict[int, tuple[int, float, str]],
     ) -> Group | None:
         similarity = {reference: 1.0} | {m: adjacency[reference][m] for m in members}
         ordered = [
@@ -275,8 +332,9 @@ class NeighbourGraph:
             Member(
                 self.records[i],
                 similarity[c],
-                hash_confirmed=similarity[c] < threshold and c not in shown,
-                screenshot_match=c in shown,
+                hash_confirmed=similarity[c] < threshold and c not in attached,
+                screenshot_match=c in attached and attached[c][2] == "screenshot",
+                turned_match=c in attached and attached[c][2] == "turned",
             )
             for c in ordered
             for i in self.clusters[c]

@@ -45,13 +45,15 @@ class Member:
     `hash_confirmed` marks a member below the threshold that joined because its perceptual hash
     nearly equals the reference's, so a reader is not puzzled by a similarity under the slider.
     `screenshot_match` marks a screenshot that joined because the picture pasted into it matches
-    the reference (its similarity is that picture's, not the whole screenshot's).
+    the reference (its similarity is that picture's, not the whole screenshot's); `turned_match`
+    a portrait picture that joined because, turned a quarter, it matches the landscape reference.
     """
 
     image: ImageRecord
     similarity: float
     hash_confirmed: bool = False
     screenshot_match: bool = False
+    turned_match: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         record = self.image
@@ -67,12 +69,18 @@ class Member:
             payload["hash_confirmed"] = True
         if self.screenshot_match:
             payload["screenshot_match"] = True
+        if self.turned_match:
+            payload["turned_match"] = True
         return payload
 
     @property
     def similarity_text(self) -> str:
         """The similarity as the window and the text report show it."""
-        flags = (("pHash match", self.hash_confirmed), ("a screenshot showing it", self.screenshot_match))
+        flags = (
+            ("pHash match", self.hash_confirmed),
+            ("a screenshot showing it", self.screenshot_match),
+            ("turned a quarter", self.turned_match),
+        )
         notes = [note for note, on in flags if on]
         return f"{self.similarity:.3f}" + "".join(f" ({note})" for note in notes)
 

@@ -26,6 +26,7 @@ from dupfinder.grouping import NeighbourGraph
 from dupfinder.imaging import DecodedImage, DecodeError, load_for_model
 from dupfinder.jobs import Cancelled, Job
 from dupfinder.report import FileError, ImageRecord, Report
+from dupfinder.views import is_portrait, turned_inputs
 
 
 def default_workers() -> int:
@@ -56,23 +57,32 @@ class ScanResult:
 
 @dataclass
 class _Collected:
-    """What a scan gathers per picture, in step: record, embedding, content key, pHash and the
-    embedding of a picture pasted into it (None for all but screenshots)."""
+    """What a scan gathers per picture, in step: record, embedding, content key, pHash, the
+    embedding of a picture pasted into it (None for all but screenshots) and the embeddings of
+    the picture turned a quarter each way (None for all but portrait pictures)."""
 
     records: list[ImageRecord] = field(default_factory=list)
     vectors: list[np.ndarray] = field(default_factory=list)
     keys: list[ContentKey] = field(default_factory=list)
     hashes: list[int] = field(default_factory=list)
     inner: list[np.ndarray | None] = field(default_factory=list)
+    turned: list[np.ndarray | None] = field(default_factory=list)
 
     def add(
-        self, record: ImageRecord, vector: np.ndarray, key: ContentKey, phash: int, inner: np.ndarray | None
+        self,
+        record: ImageRecord,
+        vector: np.ndarray,
+        key: ContentKey,
+        phash: int,
+        inner: np.ndarray | None,
+        turned: np.ndarray | None,
     ) -> None:
         self.records.append(record)
         self.vectors.append(vector)
         self.keys.append(key)
         self.hashes.append(phash)
         self.inner.append(inner)
+        self.turned.append(turned)
 
 
 @dataclass
@@ -122,6 +132,7 @@ class Scanner:
             hashes=collected.hashes,
             confirm=self.embedder.card.confirm_rule,
             inner=collected.inner,
+            turned=collected.turned,
         )
         report.groups = graph.groups(threshold)
         job.progress("group", 1, 1)
@@ -149,11 +160,12 @@ class Scanner:
                     key,
                     cached.phash,
                     cached.inner,
+                    cached.turned,
                 )
                 report.stats.cached += 1
             job.progress("embed", report.stats.cached, len(files))
             for batch in self._decoded_batches(misses, pool, options.batch_size, job, report):
-                for (pending, image), vector, inner in zip(batch, *self._embed(batch)):
+                for (pending, image), vector, inner, turned in zip(batch, *self._embed(batch)):
                     self.cache.store_image(
                         pending.key,
                         model,
@@ -163,6 +175,7 @@ class Scanner:
                         image.phash,
                         inner,
                         image.picture_share,
+                        turned,
                     )
                     self.cache.remember_path(pending.found.path, pending.key)
                     out.add(
@@ -171,6 +184,7 @@ class Scanner:
                         pending.key,
                         image.phash,
                         inner,
+                        turned,
                     )
                 self.cache.commit()
                 job.progress(
@@ -179,15 +193,24 @@ class Scanner:
 
     def _embed(
         self, batch: list[tuple[_Pending, DecodedImage]]
-    ) -> tuple[np.ndarray, list[np.ndarray | None]]:
-        """Whole-picture vectors, and inner-picture vectors for the screenshots, in one inference."""
+    ) -> tuple[np.ndarray, list[np.ndarray | None], list[np.ndarray | None]]:
+        """Whole-picture vectors, inner-picture vectors for the screenshots and turned vectors for
+        the portrait pictures, in one inference."""
+        count = len(batch)
         framed = [i for i, (_, image) in enumerate(batch) if image.inner is not None]
-        pixels = [image.pixels for _, image in batch] + [batch[i][1].inner for i in framed]
-        embedded = self.embedder.embed(np.stack(pixels))  # type: ignore[arg-type]
-        inner: list[np.ndarray | None] = [None] * len(batch)
+        portrait = [i for i, (_, image) in enumerate(batch) if is_portrait(image.width, image.height)]
+        pixels = [image.pixels for _, image in batch]
+        pixels += [batch[i][1].inner for i in framed]  # type: ignore[misc]
+        pixels += [turn for i in portrait for turn in turned_inputs(batch[i][1].pixels)]
+        embedded = self.embedder.embed(np.stack(pixels))
+        inner: list[np.ndarray | None] = [None] * count
         for offset, i in enumerate(framed):
-            inner[i] = embedded[len(batch) + offset]
-        return embedded[: len(batch)], inner
+            inner[i] = embedded[count + offset]
+        turned: list[np.ndarray | None] = [None] * count
+        start = count + len(framed)
+        for offset, i in enumerate(portrait):
+            turned[i] = embedded[start + 2 * offset : start + 2 * offset + 2]
+        return embedded[:count], inner, turned
 
     def _keys(
         self, files: list[FoundFile], pool: ThreadPoolExecutor, job: Job, report: Report

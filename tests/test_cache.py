@@ -104,7 +104,17 @@ def test_the_picture_share_inside_bars_round_trips(tmp_path: Path) -> None:
         cache.store_image(key, "model", 400, 400, np.ones(8, np.float32), 5, picture_share=0.75)
     with EmbeddingCache(tmp_path / "c.db") as cache:
         hit = cache.image(key, "model")
-        assert hit is not None and hit.picture_share == 0.75
+        assert hit is not None and hit.picture_share == 0.75 and hit.turned is None
+
+
+def test_a_portrait_pictures_turned_vectors_round_trip(tmp_path: Path) -> None:
+    turned = np.random.default_rng(2).normal(size=(2, 48)).astype(np.float32)
+    key = ContentKey("portrait", 10, 20)
+    with EmbeddingCache(tmp_path / "c.db") as cache:
+        cache.store_image(key, "model", 300, 400, np.ones(48, np.float32), 5, turned=turned)
+    with EmbeddingCache(tmp_path / "c.db") as cache:
+        hit = cache.image(key, "model")
+        assert hit is not None and hit.turned is not None and np.array_equal(hit.turned, turned)
 
 
 @pytest.mark.parametrize("version", ["1", "2", "3"])

@@ -302,3 +302,82 @@ def test_bars_added_around_a_picture_do_not_make_the_best_copy(rng: np.random.Ge
     assert [m.image.path for m in group.members] == ["/photo.jpg", "/padded.png", "/small.jpg"]
     upscaled = [ImageRecord("/padded.png", 8000, 8000, 9_000_000, 2.0, picture_share=0.75), *records[1:]]
     assert NeighbourGraph(upscaled, vectors).groups(0.9)[0].members[0].image.path == "/padded.png"
+
+
+def _turn_scene(rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A picture, the same picture turned (its whole vector unlike), and its turned look."""
+    picture = _unit(rng.normal(size=(1, 32)))[0]
+    turned_whole = _unit(rng.normal(size=(1, 32)))[0]
+    look = _at_angle(picture, _unit(rng.normal(size=(1, 32)))[0], 0.97)
+    return picture, turned_whole, look
+
+
+def test_a_portrait_copy_turned_a_quarter_joins_the_landscape_group_by_its_turned_look(
+    rng: np.random.Generator,
+) -> None:
+    picture, turned_whole, look = _turn_scene(rng)
+    copy = _at_angle(picture, _unit(rng.normal(size=(1, 32)))[0], 0.98)
+    others = _unit(rng.normal(size=(4, 32)))
+    vectors = np.vstack([picture, copy, turned_whole, others]).astype(np.float32)
+    records = [
+        ImageRecord("/p/photo.jpg", 4000, 3000, 3_000_000, 1.0),
+        ImageRecord("/p/copy.jpg", 2000, 1500, 900_000, 1.0),
+        ImageRecord("/p/turned.jpg", 3000, 4000, 3_100_000, 2.0),
+        *[ImageRecord(f"/p/other{i}.jpg", 3000, 4000, 1000, 1.0) for i in range(4)],
+    ]
+    turned: list[np.ndarray | None] = [None] * 7
+    turned[2] = np.stack([look, _unit(rng.normal(size=(1, 32)))[0]]).astype(np.float32)
+    group = NeighbourGraph(records, vectors, turned=turned).groups(0.95)[0]
+    assert [m.image.path for m in group.members] == ["/p/photo.jpg", "/p/copy.jpg", "/p/turned.jpg"]
+    member = group.members[2]
+    assert (
+        member.turned_match
+        and not member.screenshot_match
+        and member.similarity == pytest.approx(0.97, abs=1e-3)
+    )
+    assert member.to_dict()["turned_match"] is True and "turned" in member.similarity_text
+    assert _paths(NeighbourGraph(records, vectors), 0.95) == [{"/p/photo.jpg", "/p/copy.jpg"}]
+
+
+def test_a_landscape_copy_joins_a_portrait_group_through_the_reference_s_turns(
+    rng: np.random.Generator,
+) -> None:
+    picture, turned_whole, look = _turn_scene(rng)
+    copy = _at_angle(picture, _unit(rng.normal(size=(1, 32)))[0], 0.98)
+    vectors = np.vstack([picture, copy, turned_whole, _unit(rng.normal(size=(3, 32)))]).astype(np.float32)
+    records = [
+        ImageRecord("/p/portrait.jpg", 3000, 4000, 3_000_000, 1.0),
+        ImageRecord("/p/portrait-copy.jpg", 1500, 2000, 900_000, 1.0),
+        ImageRecord("/p/landscape.jpg", 4000, 3000, 3_100_000, 2.0),
+        *[ImageRecord(f"/p/other{i}.jpg", 4000, 3000, 1000, 1.0) for i in range(3)],
+    ]
+    turned: list[np.ndarray | None] = [None] * 6
+    turned[0] = np.stack([_unit(rng.normal(size=(1, 32)))[0], _at_angle(turned_whole, look, 0.97)]).astype(
+        np.float32
+    )
+    turned[1] = np.stack([_unit(rng.normal(size=(1, 32)))[0], _at_angle(turned_whole, look, 0.96)]).astype(
+        np.float32
+    )
+    group = NeighbourGraph(records, vectors, turned=turned).groups(0.95)[0]
+    assert [m.image.path for m in group.members] == [
+        "/p/portrait.jpg",
+        "/p/portrait-copy.jpg",
+        "/p/landscape.jpg",
+    ]
+    assert group.members[2].turned_match
+
+
+def test_turned_looks_never_match_a_picture_of_the_same_orientation(rng: np.random.Generator) -> None:
+    """Two different designs of one orientation that a turn would make alike stay apart."""
+    picture, turned_whole, look = _turn_scene(rng)
+    vectors = np.vstack([picture, turned_whole, _unit(rng.normal(size=(3, 32)))]).astype(np.float32)
+    records = [
+        ImageRecord("/p/a.jpg", 3000, 4000, 3_000_000, 1.0),
+        ImageRecord("/p/b.jpg", 3000, 4000, 3_000_000, 1.0),
+        *[ImageRecord(f"/p/other{i}.jpg", 3000, 4000, 1000, 1.0) for i in range(3)],
+    ]
+    turned: list[np.ndarray | None] = [None] * 5
+    turned[1] = np.stack([look, look]).astype(np.float32)
+    assert NeighbourGraph(records, vectors, turned=turned).groups(0.9) == []
+    square = [ImageRecord("/p/a.jpg", 3000, 3000, 3_000_000, 1.0), *records[1:]]
+    assert NeighbourGraph(square, vectors, turned=turned).groups(0.9) == []

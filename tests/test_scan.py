@@ -145,3 +145,29 @@ def test_a_letterboxed_copy_is_not_kept_over_the_photo_from_a_fresh_decode_and_f
         assert report.stats.cached == cached
         assert [Path(m.image.path).name for m in report.groups[0].members] == ["photo.png", "square.png"]
         assert report.groups[0].members[1].image.picture_share == pytest.approx(0.75, abs=0.02)
+
+
+def test_a_copy_turned_a_quarter_in_its_pixels_joins_from_a_fresh_decode_and_from_the_cache(
+    tiny_model: Path, tmp_path: Path
+) -> None:
+    """The tiny model is not turn-invariant, so only the portrait copy's turned look can match."""
+    from PIL import Image
+
+    photos = tmp_path / "pics"
+    photo = synthetic_photo(14, (400, 300))
+    save(photo, photos / "photo.png")
+    save(photo.transpose(Image.Transpose.ROTATE_90), photos / "turned.png")
+    save(synthetic_photo(15, (300, 400)), photos / "other-portrait.png")
+    for cached in (0, 3):
+        with EmbeddingCache(tmp_path / "cache.db") as cache:
+            result = Scanner(Embedder(tiny_model), cache).scan(ScanOptions([photos]))
+        report = result.report
+        assert report.stats.cached == cached
+        names = [{Path(m.image.path).name for m in g.members} for g in report.groups]
+        assert names == [{"photo.png", "turned.png"}]
+        reference, member = report.groups[0].members
+        assert member.turned_match and not reference.turned_match
+        assert reference.image.bytes >= member.image.bytes  # the same pixels: the bigger file is kept
+    names = [Path(record.path).name for record in result.graph.records]
+    whole, photo_vector = (result.vectors[names.index(name)] for name in ("turned.png", "photo.png"))
+    assert float(whole @ photo_vector) < report.threshold  # as a whole, the turned copy would not match
