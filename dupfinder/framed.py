@@ -42,8 +42,9 @@ PICTURE_RUN = 0.05
 MIN_MARGIN = 0.02
 # Each side of the rectangle must be unlike the canvas over at least this share of its length.
 EDGE_UNLIKE = 0.75
-# The content must change somewhere: a flat block is not a picture worth a second view.
-MIN_CHANGES_INSIDE = 0.03
+# The content must vary (standard deviation of some channel, 0..255): a flat block is not a
+# picture worth a second look, while a smooth sky or gradient is.
+MIN_SPREAD_INSIDE = 8.0
 # The picture must cover this share of the screenshot's area, or it is too small to trust (or,
 # above the maximum, not much different from the whole).
 MIN_AREA, MAX_AREA = 0.12, 0.85
@@ -62,7 +63,7 @@ def framed_picture_box(image: Image.Image) -> Box | None:
     found = _picture_lines(pixels, canvas)
     if found is None:
         return None
-    top, bottom, left, right, unlike, changes_x, changes_y = found
+    top, bottom, left, right, unlike = found
     h, w = unlike.shape
     if min(top, h - bottom) < MIN_MARGIN * h or min(left, w - right) < MIN_MARGIN * w:
         return None
@@ -70,8 +71,7 @@ def framed_picture_box(image: Image.Image) -> Box | None:
     edges = (inside[:2].mean(), inside[-2:].mean(), inside[:, :2].mean(), inside[:, -2:].mean())
     if min(edges) < EDGE_UNLIKE:
         return None
-    changing = changes_x[top:bottom, left : right - 1].mean() + changes_y[top : bottom - 1, left:right].mean()
-    if changing < MIN_CHANGES_INSIDE:
+    if pixels[top:bottom, left:right].reshape(-1, 3).std(axis=0).max() < MIN_SPREAD_INSIDE:
         return None
     box = (left * factor, top * factor, min(width, right * factor), min(height, bottom * factor))
     area = (box[2] - box[0]) * (box[3] - box[1]) / (width * height)
@@ -91,10 +91,8 @@ def _canvas_colour(pixels: np.ndarray) -> np.ndarray | None:
     return np.median(border[keys == values[counts.argmax()]], axis=0)
 
 
-def _picture_lines(
-    pixels: np.ndarray, canvas: np.ndarray
-) -> tuple[int, int, int, int, np.ndarray, np.ndarray, np.ndarray] | None:
-    """Top, bottom, left, right (exclusive ends) of the picture lines, with the maps used."""
+def _picture_lines(pixels: np.ndarray, canvas: np.ndarray) -> tuple[int, int, int, int, np.ndarray] | None:
+    """Top, bottom, left, right (exclusive ends) of the picture lines, and the unlike-canvas map."""
     h, w = pixels.shape[:2]
     planes = np.ascontiguousarray(pixels.transpose(2, 0, 1))  # channels first: fast reductions
     unlike = _channel_max(np.abs(planes - canvas.astype(np.int16)[:, None, None])) > UNLIKE_TOLERANCE
@@ -118,7 +116,7 @@ def _picture_lines(
     bottom, right = h - from_bottom, w - from_right
     if bottom - top < 4 or right - left < 4:
         return None
-    return top, bottom, left, right, unlike, changes_x, changes_y
+    return top, bottom, left, right, unlike
 
 
 def _channel_max(planes: np.ndarray) -> np.ndarray:
