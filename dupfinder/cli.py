@@ -74,6 +74,11 @@ def scan_parser() -> argparse.ArgumentParser:
     parser.add_argument("--min-size", type=int, default=1, metavar="BYTES")
     parser.add_argument("--include-hidden", action="store_true")
     parser.add_argument("--follow-symlinks", action="store_true")
+    parser.add_argument(
+        "--turned-copies",
+        action="store_true",
+        help="also find copies turned a quarter in their pixels (a first scan of portrait photos is slower)",
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress on stderr")
     return parser
 
@@ -115,6 +120,7 @@ def run_scan(argv: Sequence[str]) -> int:
         threshold=args.threshold,
         workers=args.workers,
         batch_size=args.batch_size,
+        turned_copies=args.turned_copies,
         discover=DiscoverOptions(
             exclude=args.exclude,
             min_size=args.min_size,

@@ -158,9 +158,12 @@ def test_a_copy_turned_a_quarter_in_its_pixels_joins_from_a_fresh_decode_and_fro
     save(photo, photos / "photo.png")
     save(photo.transpose(Image.Transpose.ROTATE_90), photos / "turned.png")
     save(synthetic_photo(15, (300, 400)), photos / "other-portrait.png")
-    for cached in (0, 3):
+    with EmbeddingCache(tmp_path / "cache.db") as cache:
+        plain = Scanner(Embedder(tiny_model), cache).scan(ScanOptions([photos])).report
+    assert plain.groups == []  # off by default: it costs two inferences per portrait picture
+    for cached in (1, 3):  # the landscape photo was cached without turns; the portraits lack them
         with EmbeddingCache(tmp_path / "cache.db") as cache:
-            result = Scanner(Embedder(tiny_model), cache).scan(ScanOptions([photos]))
+            result = Scanner(Embedder(tiny_model), cache).scan(ScanOptions([photos], turned_copies=True))
         report = result.report
         assert report.stats.cached == cached
         names = [{Path(m.image.path).name for m in g.members} for g in report.groups]

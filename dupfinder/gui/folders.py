@@ -117,6 +117,9 @@ class FoldersPanel(QWidget):
         form.setContentsMargins(0, 4, 0, 4)
         self.recursive = QCheckBox("Include sub-folders", self)
         self.hidden = QCheckBox("Include hidden files", self)
+        self.turned = QCheckBox(
+            "Find copies turned a quarter (first scan of portrait photos is slower)", self
+        )
         self.min_size = QSpinBox(self)
         self.min_size.setRange(0, 1_000_000)
         self.min_size.setSuffix(" KB")
@@ -131,10 +134,12 @@ class FoldersPanel(QWidget):
         self.types.setMenu(types_menu)
         form.addRow(self.recursive)
         form.addRow(self.hidden)
+        form.addRow(self.turned)
         form.addRow("Minimum size", self.min_size)
         form.addRow("File types", self.types)
         self.recursive.toggled.connect(self._options_changed)
         self.hidden.toggled.connect(self._options_changed)
+        self.turned.toggled.connect(self._options_changed)
         self.min_size.valueChanged.connect(self._options_changed)
         return form
 
@@ -150,6 +155,7 @@ class FoldersPanel(QWidget):
         for widget, value in (
             (self.recursive, self.settings.recursive),
             (self.hidden, self.settings.include_hidden),
+            (self.turned, self.settings.turned_copies),
         ):
             widget.blockSignals(True)
             widget.setChecked(value)
@@ -221,6 +227,7 @@ class FoldersPanel(QWidget):
     def _options_changed(self) -> None:
         self.settings.recursive = self.recursive.isChecked()
         self.settings.include_hidden = self.hidden.isChecked()
+        self.settings.turned_copies = self.turned.isChecked()
         self.settings.min_size_kib = self.min_size.value()
         self.changed.emit()
 

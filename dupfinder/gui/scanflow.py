@@ -58,6 +58,7 @@ class ScanFlow(QObject):
             discover=self.settings.discover_options(),
             threshold=self.settings.threshold,
             workers=self.settings.workers,
+            turned_copies=self.settings.turned_copies,
         )
 
     def start(self) -> bool:

@@ -32,6 +32,8 @@ def test_settings_survive_a_restart(qtbot, environment: Environment, tiny_model:
     scan(qtbot, first, library)
     first.folders.tree.topLevelItem(0).setCheckState(1, Qt.CheckState.Checked)
     first.folders.hidden.setChecked(True)
+    assert not first.folders.turned.isChecked()  # off unless asked for: it slows a first scan
+    first.folders.turned.setChecked(True)
     first.folders.min_size.setValue(12)
     with qtbot.waitSignal(first.groups_panel.thresholdChanged, timeout=2000):
         first.groups_panel.slider.setValue(950)
@@ -52,6 +54,7 @@ def test_settings_survive_a_restart(qtbot, environment: Environment, tiny_model:
     assert second.size().toTuple() == size and size[1] == 610
     assert second.split.sizes() == split
     assert second.settings.discover_options().min_size == 12 * 1024
+    assert second.folders.turned.isChecked() and second.scanflow.options().turned_copies
     second.close()
 
 
