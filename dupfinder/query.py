@@ -1,7 +1,8 @@
 """Find similar: the pictures in scanned folders closest to one given picture.
 
 The folders are scanned as usual (the cache makes a repeat instant), the query picture is decoded
-and embedded exactly as the scan does it, and the neighbour graph's index is searched.
+and embedded exactly as the scan does it, and the neighbour graph's index is searched. A query that
+is a screenshot with a picture pasted in is also searched by that picture, so it finds the photo.
 """
 
 from __future__ import annotations
@@ -41,19 +42,25 @@ class Match:
 
 
 def embed_file(embedder: Embedder, path: Path) -> np.ndarray:
-    """The embedding of one picture file (raises DecodeError for a file that is no picture)."""
+    """The looks of one picture file to search by, (looks, dim): the whole picture, then the
+    picture pasted into it if it is a screenshot (raises DecodeError for a file that is no picture)."""
     card = embedder.card
-    decoded = load_for_model(Path(path), card.input_size, card.resize)  # type: ignore[arg-type]
-    return embedder.embed(decoded.pixels[None, ...])[0]
+    decoded = load_for_model(Path(path), card.input_size, card.resize, find_inner=True)  # type: ignore[arg-type]
+    looks = [decoded.pixels] if decoded.inner is None else [decoded.pixels, decoded.inner]
+    return embedder.embed(np.stack(looks))
 
 
-def similar_in(result: ScanResult, vector: np.ndarray, count: int = 20) -> list[Match]:
-    """The `count` pictures of a finished scan most similar to `vector`, best first."""
+def similar_in(result: ScanResult, looks: np.ndarray, count: int = 20) -> list[Match]:
+    """The `count` pictures of a finished scan most similar to any of `looks` (one vector, or one
+    per row), best first, each with its best similarity."""
     if count < 1:
         raise ValueError(f"Invalid value for `count`: expected >= 1, received: count={count}")
-    found = result.graph.nearest(vector, count)
-    matches = [Match(result.graph.records[n.index], n.similarity) for n in found]
-    return sorted(matches, key=lambda m: (-m.similarity, m.image.path))
+    best: dict[int, float] = {}
+    for vector in np.atleast_2d(looks):
+        for found in result.graph.nearest(vector, count):
+            best[found.index] = max(best.get(found.index, -2.0), found.similarity)
+    matches = [Match(result.graph.records[index], similarity) for index, similarity in best.items()]
+    return sorted(matches, key=lambda m: (-m.similarity, m.image.path))[:count]
 
 
 def find_similar(

@@ -100,3 +100,17 @@ def test_cli_query_text_and_errors(
         )
         == 1
     )
+
+
+def test_a_screenshot_query_finds_the_photo_it_shows(folder: Path, tiny_model: Path, tmp_path: Path) -> None:
+    from dupfinder.query import embed_file
+    from trainer.augment import screenshot_canvas
+
+    shot = save(screenshot_canvas(synthetic_photo(4), 1.6, 0.4, 0.5, seed=2), tmp_path / "shot.png")
+    scanner = Scanner(Embedder(tiny_model, device="cpu"), EmbeddingCache(None))
+    matches, result = find_similar(scanner, shot, ScanOptions([folder / "photos"]), 3)
+    assert Path(matches[0].image.path).name == "p4.jpg" and matches[0].similarity > 0.95
+    looks = embed_file(scanner.embedder, shot)
+    assert looks.shape[0] == 2  # the whole screenshot and the photo pasted in it
+    by_whole = similar_in(result, looks[0], 3)
+    assert by_whole[0].similarity < 0.9  # the whole screenshot alone matches nothing well
