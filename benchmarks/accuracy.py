@@ -9,11 +9,13 @@ grouped. Every method sees the same files and is judged on the same pairs:
 - positives: (original, derived copy) pairs;
 - negatives: every pair of files from different sources (so a false match anywhere counts).
 
-Methods: dupfinder's model alone at its card's threshold (every pair scored on its own); the
-engine as users see it (the same model and threshold, plus exact-copy clusters and the grouping
-rules of `dupfinder.grouping`, including the card's pHash confirmation of pairs just below the
-threshold: a pair counts as found when both files land in one group); and pHash and dHash (the
-`imagehash` package) at Hamming distance <= 10, the common default.
+Methods: dupfinder's model alone at its card's threshold (every pair scored on its own, one
+embedding per file); the model with second looks (a screenshot's pasted picture, a portrait
+picture's quarter turns, each against the other file's whole picture); the engine as users see it,
+by default and with `--turned-copies` (the same model and threshold, plus exact-copy clusters,
+second looks and the grouping rules of `dupfinder.grouping`, including the card's pHash
+confirmation of pairs just below the threshold: a pair counts as found when both files land in one
+group); and pHash and dHash (the `imagehash` package) at Hamming distance <= 10, the common default.
 
 `--split val --calibrate` runs the same protocol on the validation split instead and writes the
 threshold that reaches the target pair precision there into the model's card, then the widest pHash
@@ -132,6 +134,17 @@ def build_files(corpus: Path, work: Path, originals: int, seed: int, split: str 
 
 
 @dataclass
+class ViewLooks:
+    """Second looks as matrices (zeros where a file has none), for scoring every pair at once."""
+
+    inner: np.ndarray
+    has_inner: np.ndarray
+    turned: np.ndarray  # (2, files, dim)
+    has_turned: np.ndarray
+    landscape: np.ndarray
+
+
+@dataclass
 class Embedded:
     """What the engine's decode and model give for each file."""
 
@@ -156,19 +169,10 @@ class Embedded:
         return ViewLooks(inner, has_inner, turned, has_turned, landscape)
 
 
-@dataclass
-class ViewLooks:
-    inner: np.ndarray
-    has_inner: np.ndarray
-    turned: np.ndarray  # (2, files, dim)
-    has_turned: np.ndarray
-    landscape: np.ndarray
-
-
 def embed_files(paths: list[Path], embedder: Embedder, workers: int, second_looks: bool = True) -> Embedded:
     """Model embeddings through the engine's own decode path, each file's pixel size and pHash,
-    and (with `second_looks`, as a scan does) the vector of a picture pasted into a screenshot and
-    a portrait picture's vectors turned a quarter each way."""
+    and with `second_looks` the vector of a picture pasted into a screenshot (as every scan) and a
+    portrait picture's vectors turned a quarter each way (as a scan with `--turned-copies`)."""
     size, mode = embedder.card.input_size, embedder.card.resize
 
     def decode(path: Path) -> tuple[np.ndarray, tuple[int, int], int, np.ndarray | None]:
