@@ -18,7 +18,7 @@ import numpy as np
 from dupfinder.embedder import Embedder
 from dupfinder.imaging import load_for_model
 from dupfinder.jobs import Job
-from dupfinder.report import ImageRecord
+from dupfinder.report import ImageRecord, picture_payload
 from dupfinder.scan import Scanner, ScanOptions, ScanResult
 
 
@@ -30,15 +30,7 @@ class Match:
     similarity: float
 
     def to_dict(self) -> dict[str, Any]:
-        record = self.image
-        return {
-            "path": record.path,
-            "similarity": round(float(self.similarity), 6),
-            "width": record.width,
-            "height": record.height,
-            "bytes": record.bytes,
-            "mtime": record.mtime,
-        }
+        return picture_payload(self.image, self.similarity)
 
 
 def embed_file(embedder: Embedder, path: Path) -> np.ndarray:

@@ -38,6 +38,18 @@ class ImageRecord:
         return round(self.pixels * self.picture_share)
 
 
+def picture_payload(record: ImageRecord, similarity: float) -> dict[str, Any]:
+    """One picture with a similarity, as every JSON output writes it."""
+    return {
+        "path": record.path,
+        "similarity": round(float(similarity), 6),
+        "width": record.width,
+        "height": record.height,
+        "bytes": record.bytes,
+        "mtime": record.mtime,
+    }
+
+
 @dataclass(frozen=True)
 class Member:
     """One file in a group, with its similarity to the group's reference (1.0 for the reference).
@@ -56,15 +68,7 @@ class Member:
     turned_match: bool = False
 
     def to_dict(self) -> dict[str, Any]:
-        record = self.image
-        payload: dict[str, Any] = {
-            "path": record.path,
-            "similarity": round(float(self.similarity), 6),
-            "width": record.width,
-            "height": record.height,
-            "bytes": record.bytes,
-            "mtime": record.mtime,
-        }
+        payload = picture_payload(self.image, self.similarity)
         if self.hash_confirmed:
             payload["hash_confirmed"] = True
         if self.screenshot_match:

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from dupfinder import hashing
-from dupfinder.cache import ContentKey, EmbeddingCache
+from dupfinder.cache import CachedImage, ContentKey, EmbeddingCache
 from dupfinder.discover import DiscoverOptions, FoundFile, discover
 from dupfinder.embedder import Embedder
 from dupfinder.grouping import NeighbourGraph
@@ -154,10 +154,7 @@ class Scanner:
         with ThreadPoolExecutor(max_workers=options.workers, thread_name_prefix="decode") as pool:
             for found, key in self._keys(files, pool, job, report):
                 cached = self.cache.image(key, model)
-                lacks_turns = (
-                    cached is not None and cached.turned is None and is_portrait(cached.width, cached.height)
-                )
-                if cached is None or (options.turned_copies and lacks_turns):
+                if cached is None or (options.turned_copies and _lacks_turns(cached)):
                     misses.append(_Pending(found, key))
                     continue
                 self.cache.remember_path(found.path, key)
@@ -303,6 +300,11 @@ class Scanner:
         )
         self.cache.commit()
         return [[index_of[path] for path in cluster] for cluster in clusters]
+
+
+def _lacks_turns(cached: CachedImage) -> bool:
+    """A portrait picture cached by a scan that did not ask for turned copies."""
+    return cached.turned is None and is_portrait(cached.width, cached.height)
 
 
 class _Failure(Exception):
