@@ -315,6 +315,12 @@ def run(
     )
     looks = embedded.looks()
     results["screenshot_looks"] = int(looks.has_inner.sum())
+    # Where the screenshot search fired: on screenshots it should, elsewhere rarely.
+    kinds = [t or ("original" if o else "distractor") for t, o in zip(files.transform, files.is_original)]
+    results["screenshot_looks_by_kind"] = {
+        kind: [int(sum(h for k, h in zip(kinds, looks.has_inner) if k == kind)), kinds.count(kind)]
+        for kind in sorted(set(kinds))
+    }
     results["turned_looks"] = int(looks.has_turned.sum())
     if second_looks:
         results["methods"]["dupfinder-views"] = evaluate_method(

@@ -3,7 +3,8 @@
 Model-only inference says whether the model or decoding bounds a scan; the scan figures are what
 a user waits for. Pictures are generated (photo-like, 1600×1200 JPEG) so the run needs no corpus.
 Cold scans of the same pictures stood upright (1200×1600), without and with `turned_copies`,
-price the turned second looks that portrait pictures then get (two more embeddings each).
+price the turned second looks that portrait pictures then get (two more embeddings each). Decoding
+alone is timed with and without the screenshot search, in alternating passes, to price that search.
 """
 
 from __future__ import annotations
@@ -57,6 +58,22 @@ def scan_rate(
     return report.stats.images / seconds, report.stats.cached
 
 
+def decode_ms(embedder: Embedder, folder: Path, passes: int = 5) -> tuple[float, float]:
+    """Median milliseconds to decode one picture without and with the screenshot search."""
+    from dupfinder.imaging import load_for_model
+
+    files = sorted(folder.glob("*.jpg"))
+    size, mode = embedder.card.input_size, embedder.card.resize
+    timings: dict[bool, list[float]] = {False: [], True: []}
+    for _ in range(passes):
+        for find_inner in (False, True):
+            start = time.perf_counter()
+            for path in files:
+                load_for_model(path, size, mode, find_inner)  # type: ignore[arg-type]
+            timings[find_inner].append(1000 * (time.perf_counter() - start) / len(files))
+    return float(np.median(timings[False])), float(np.median(timings[True]))
+
+
 def run(model: Path, images: int, batch_size: int, workers: int) -> dict[str, object]:
     embedder = Embedder(model, device="auto")
     result: dict[str, object] = {
@@ -70,6 +87,7 @@ def run(model: Path, images: int, batch_size: int, workers: int) -> dict[str, ob
     with tempfile.TemporaryDirectory() as scratch:
         folder = Path(scratch) / "library"
         make_library(folder, images)
+        plain_ms, searching_ms = decode_ms(embedder, folder)
         cold, _ = scan_rate(embedder, folder, Path(scratch) / "cache.db", workers)
         warm, cached = scan_rate(embedder, folder, Path(scratch) / "cache.db", workers)
         upright = Path(scratch) / "portrait"
@@ -79,6 +97,8 @@ def run(model: Path, images: int, batch_size: int, workers: int) -> dict[str, ob
             embedder, upright, Path(scratch) / "turned.db", workers, turned_copies=True
         )
     result |= {
+        "decode_ms": round(plain_ms, 2),
+        "decode_with_screenshot_search_ms": round(searching_ms, 2),
         "scan_images": images,
         "scan_cold_images_per_second": round(cold, 1),
         "scan_cold_portrait_images_per_second": round(cold_portrait, 1),

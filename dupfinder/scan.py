@@ -41,8 +41,8 @@ class ScanOptions:
     workers: int = field(default_factory=default_workers)
     batch_size: int = 32
     # Also embed portrait pictures turned a quarter each way, to find copies turned in their
-    # pixels: two more inferences per portrait picture, so a first scan of portrait photos runs at
-    # about half speed (`python -m benchmarks.throughput`). Off unless asked for.
+    # pixels: two more inferences per portrait picture, so a first scan of portrait photos takes
+    # 1.5 to 1.7 times as long (`python -m benchmarks.throughput`). Off unless asked for.
     turned_copies: bool = False
 
 
