@@ -1,7 +1,8 @@
 """Finding letterbox and pillarbox bars, so a copy with bars added is seen as the picture inside.
 
 Bars are what a video frame grab, a phone's "fit to screen" export or a social site's square
-format adds: two solid strips of one colour on opposite sides, about as wide as each other. Only
+format adds: two solid strips of one colour on opposite sides, about as wide as each other and of
+the same colour as each other (a tricolour flag's outer bands are not bars). Only
 that shape is cut. A picture with a margin on all four sides (clip-art on white, a framed print)
 or on one side only is left whole, so a picture's own background is not mistaken for bars and
 two different designs on plain backgrounds do not become alike once cut. Cutting repeats a few
@@ -75,6 +76,8 @@ def bar_box(image: Image.Image) -> Box | None:
     first, last, side = _solid_run(lines), _solid_run(lines[::-1]), len(lines)
     if first >= side or abs(first - last) > ASYMMETRY * side + 2:
         return None  # one colour all over, or lopsided margins rather than bars
+    if np.abs(np.median(lines[0], axis=0) - np.median(lines[-1], axis=0)).max() > TOLERANCE:
+        return None  # two bands of different colours (a flag, a striped design) are the picture
     if axis == "rows":
         box = (0, first * factor, width, height - last * factor)
     else:

@@ -26,8 +26,9 @@ from dupfinder import phash
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 4  # 2: embeddings carry the pHash; 3: a screenshot's inner vector; 4: picture
-# share and a portrait picture's two turned vectors
+SCHEMA_VERSION = 5  # 2: embeddings carry the pHash; 3: a screenshot's inner vector; 4: picture
+# share and a portrait picture's two turned vectors; 5: banded pictures (flags) are no longer cut
+# as if their outer bands were letterbox bars, so their cached vectors are stale
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);

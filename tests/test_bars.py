@@ -77,6 +77,20 @@ def test_two_designs_on_white_are_not_cut_into_lookalikes() -> None:
         assert bar_box(page) is None
 
 
+@pytest.mark.parametrize("vertical", [False, True])
+def test_a_tricolour_flags_outer_bands_are_not_bars(vertical: bool) -> None:
+    """Red over white over blue has solid top and bottom bands of equal height, but they differ in
+    colour: cutting them left a white strip that looked like every blank picture."""
+    flag = Image.new("RGB", (600, 400), (255, 255, 255))
+    draw = ImageDraw.Draw(flag)
+    draw.rectangle((0, 0, 599, 132), fill=(174, 28, 40))
+    draw.rectangle((0, 267, 599, 399), fill=(33, 70, 139))
+    if vertical:
+        flag = flag.transpose(Image.Transpose.ROTATE_90)
+    assert bar_box(_resaved(flag)) is None
+    assert trim_bars(flag).size == flag.size
+
+
 def test_one_colour_all_over_and_tiny_pictures_are_left_alone() -> None:
     assert bar_box(Image.new("RGB", (300, 200), (0, 0, 0))) is None
     assert bar_box(Image.new("RGB", (5, 5), (0, 0, 0))) is None

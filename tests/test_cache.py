@@ -117,10 +117,11 @@ def test_a_portrait_pictures_turned_vectors_round_trip(tmp_path: Path) -> None:
         assert hit is not None and hit.turned is not None and np.array_equal(hit.turned, turned)
 
 
-@pytest.mark.parametrize("version", ["1", "2", "3"])
+@pytest.mark.parametrize("version", ["1", "2", "3", "4"])
 def test_a_cache_of_an_older_layout_is_started_afresh(tmp_path: Path, version: str) -> None:
-    """Version 1 had no pHash column, version 2 no inner vectors, version 3 no picture share:
-    opening any must neither fail nor serve rows that lack them."""
+    """Version 1 had no pHash column, version 2 no inner vectors, version 3 no picture share, and
+    version 4 vectors of banded pictures cut as if they had bars: opening any must neither fail nor
+    serve its rows."""
     import sqlite3
 
     old = sqlite3.connect(tmp_path / "c.db")
@@ -129,11 +130,16 @@ def test_a_cache_of_an_older_layout_is_started_afresh(tmp_path: Path, version: s
         f"INSERT INTO meta VALUES ('schema_version', '{version}');"
         "CREATE TABLE embeddings (fingerprint TEXT NOT NULL, size INTEGER NOT NULL, "
         "mtime_ns INTEGER NOT NULL, model TEXT NOT NULL, vector BLOB NOT NULL, "
-        + {"1": "", "2": "phash INTEGER, ", "3": "phash INTEGER, inner BLOB, "}[version]
+        + {
+            "1": "",
+            "2": "phash INTEGER, ",
+            "3": "phash INTEGER, inner BLOB, ",
+            "4": "phash INTEGER, inner BLOB, picture_share REAL, turned BLOB, ",
+        }[version]
         + "PRIMARY KEY (fingerprint, size, mtime_ns, model));"
         + (
             "INSERT INTO embeddings VALUES ('abc', 10, 20, 'model', x'00000000'"
-            + {"1": ");", "2": ", 7);", "3": ", 7, NULL);"}[version]
+            + {"1": ");", "2": ", 7);", "3": ", 7, NULL);", "4": ", 7, NULL, 1.0, NULL);"}[version]
         )
     )
     old.commit()
