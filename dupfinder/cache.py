@@ -26,9 +26,10 @@ from dupfinder import phash
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 5  # 2: embeddings carry the pHash; 3: a screenshot's inner vector; 4: picture
+SCHEMA_VERSION = 6  # 2: embeddings carry the pHash; 3: a screenshot's inner vector; 4: picture
 # share and a portrait picture's two turned vectors; 5: banded pictures (flags) are no longer cut
-# as if their outer bands were letterbox bars, so their cached vectors are stale
+# as if their outer bands were letterbox bars, so their cached vectors are stale; 6: the colour
+# signature that keeps the pHash rule from joining two colour schemes
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -42,7 +43,7 @@ CREATE TABLE IF NOT EXISTS contents (
 CREATE TABLE IF NOT EXISTS embeddings (
     fingerprint TEXT NOT NULL, size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL,
     model TEXT NOT NULL, vector BLOB NOT NULL, phash INTEGER, inner BLOB, picture_share REAL,
-    turned BLOB,
+    turned BLOB, chroma INTEGER,
     PRIMARY KEY (fingerprint, size, mtime_ns, model));
 """
 
@@ -75,6 +76,7 @@ class CachedImage:
     inner: np.ndarray | None = None  # the vector of a picture pasted into this screenshot
     picture_share: float = 1.0  # share of the area inside any letterbox/pillarbox bars
     turned: np.ndarray | None = None  # a portrait picture's vectors turned a quarter each way (2, D)
+    chroma: int = 0  # colour layout (`dupfinder.chroma`)
 
 
 class EmbeddingCache:
@@ -133,9 +135,10 @@ class EmbeddingCache:
         )
 
     def image(self, key: ContentKey, model: str) -> CachedImage | None:
-        """Pixel size, embedding, pHash, inner vector and picture share of these bytes, this model."""
+        """Pixel size, embedding, pHash, inner vector, picture share, turned vectors and colour
+        signature of these bytes, this model."""
         row = self._db.execute(
-            "SELECT c.width, c.height, e.vector, e.phash, e.inner, e.picture_share, e.turned "
+            "SELECT c.width, c.height, e.vector, e.phash, e.inner, e.picture_share, e.turned, e.chroma "
             "FROM contents c JOIN embeddings e "
             "ON e.fingerprint=c.fingerprint AND e.size=c.size AND e.mtime_ns=c.mtime_ns "
             "WHERE c.fingerprint=? AND c.size=? AND c.mtime_ns=? AND e.model=?",
@@ -152,6 +155,7 @@ class EmbeddingCache:
             inner,
             1.0 if row[5] is None else float(row[5]),
             None if row[6] is None else np.frombuffer(row[6], dtype=np.float32).reshape(2, -1).copy(),
+            0 if row[7] is None else int(row[7]),
         )
 
     def store_image(
@@ -165,6 +169,7 @@ class EmbeddingCache:
         inner: np.ndarray | None = None,
         picture_share: float = 1.0,
         turned: np.ndarray | None = None,
+        chroma: int = 0,
     ) -> None:
         self._db.execute(
             "INSERT INTO contents (fingerprint, size, mtime_ns, width, height) VALUES (?, ?, ?, ?, ?) "
@@ -172,7 +177,7 @@ class EmbeddingCache:
             (key.fingerprint, key.size, key.mtime_ns, width, height),
         )
         self._db.execute(
-            "INSERT OR REPLACE INTO embeddings VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT OR REPLACE INTO embeddings VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 key.fingerprint,
                 key.size,
@@ -183,6 +188,7 @@ class EmbeddingCache:
                 None if inner is None else np.ascontiguousarray(inner, dtype=np.float32).tobytes(),
                 picture_share,
                 None if turned is None else np.ascontiguousarray(turned, dtype=np.float32).tobytes(),
+                chroma,
             ),
         )
 

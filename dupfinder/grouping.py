@@ -29,6 +29,7 @@ from typing import Any
 
 import numpy as np
 
+from dupfinder.chroma import colours_agree
 from dupfinder.phash import distance
 from dupfinder.report import Group, ImageRecord, Member
 from dupfinder.views import is_landscape
@@ -59,7 +60,8 @@ def quality_key(record: ImageRecord) -> tuple[float, int, float, str]:
 @dataclass(frozen=True)
 class HashConfirm:
     """Below the threshold by at most `margin`, a pair links if its pHashes differ by at most
-    `max_distance` bits. Calibrated with the threshold (`benchmarks.accuracy --calibrate`)."""
+    `max_distance` bits and its colour signatures, where known, agree (`dupfinder.chroma`).
+    Calibrated with the threshold (`benchmarks.accuracy --calibrate`)."""
 
     margin: float
     max_distance: int
@@ -98,11 +100,14 @@ class NeighbourGraph:
         confirm: HashConfirm | None = None,
         inner: Sequence[np.ndarray | None] | None = None,
         turned: Sequence[np.ndarray | None] | None = None,
+        colours: Sequence[int] | None = None,
     ) -> None:
         if len(records) != len(vectors):
             raise ValueError(f"{len(records)} records but {len(vectors)} vectors")
         if hashes is not None and len(hashes) != len(records):
             raise ValueError(f"{len(records)} records but {len(hashes)} perceptual hashes")
+        if colours is not None and len(colours) != len(records):
+            raise ValueError(f"{len(records)} records but {len(colours)} colour signatures")
         if inner is not None and len(inner) != len(records):
             raise ValueError(f"{len(records)} records but {len(inner)} inner vectors")
         if turned is not None and len(turned) != len(records):
@@ -114,6 +119,7 @@ class NeighbourGraph:
         # Byte-identical files share a hash, so a cluster's representative speaks for it.
         self._hashes = None if hashes is None else [int(hashes[i]) for i in self.representatives]
         self.confirm = confirm if hashes is not None else None
+        self._colours = None if colours is None else [int(colours[i]) for i in self.representatives]
         self._rep_vectors = np.ascontiguousarray(
             vectors[self.representatives] if self.representatives else vectors[:0], dtype=np.float32
         )
@@ -299,12 +305,15 @@ class NeighbourGraph:
         return quality_key(self.records[self.clusters[a][0]]) < quality_key(self.records[self.clusters[b][0]])
 
     def _hash_confirmed(self, a: int, b: int, similarity: float, threshold: float) -> bool:
-        """A pair just below the threshold whose perceptual hashes nearly agree."""
+        """A pair just below the threshold whose perceptual hashes nearly agree and whose colours
+        do not tell them apart (pHash is blind to a colour scheme)."""
         if self.confirm is None or self._hashes is None:
             return False
         if similarity < max(threshold - self.confirm.margin, self.floor):
             return False
-        return distance(self._hashes[a], self._hashes[b]) <= self.confirm.max_distance
+        if distance(self._hashes[a], self._hashes[b]) > self.confirm.max_distance:
+            return False
+        return self._colours is None or colours_agree(self._colours[a], self._colours[b])
 
     def _is_ignored(self, a: int, b: int, ignored: frozenset[PathPair]) -> bool:
         if not ignored:

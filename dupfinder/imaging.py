@@ -20,6 +20,7 @@ import numpy as np
 from PIL import Image, ImageOps
 
 from dupfinder.bars import trim_bars
+from dupfinder.chroma import chroma_signature
 from dupfinder.framed import framed_picture_box
 from dupfinder.phash import perceptual_hash
 
@@ -50,6 +51,8 @@ class DecodedImage:
     inner: np.ndarray | None = None
     # Share of the decoded area that is picture rather than letterbox/pillarbox bars.
     picture_share: float = 1.0
+    # Colour layout of the picture inside any bars (`dupfinder.chroma`); 0 reads as colourless.
+    chroma: int = 0
 
 
 def _oriented_size(image: Image.Image) -> tuple[int, int]:
@@ -141,9 +144,12 @@ def load_for_model(
         # pHash squeezes to 32×32 anyway, so the stretched input serves (0.1 ms, not 12 ms).
         stretched = resized if mode == "stretch" else resize_for_model(rgb, size, "stretch")
         phash = perceptual_hash(stretched)
+        chroma = chroma_signature(stretched)
     except (OSError, ValueError, MemoryError) as error:
         raise DecodeError(_describe(error)) from error
-    return DecodedImage(np.asarray(resized, dtype=np.uint8), width, height, phash, inner, picture_share)
+    return DecodedImage(
+        np.asarray(resized, dtype=np.uint8), width, height, phash, inner, picture_share, chroma
+    )
 
 
 def _describe(error: BaseException) -> str:

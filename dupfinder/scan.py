@@ -62,8 +62,9 @@ class ScanResult:
 @dataclass
 class _Collected:
     """What a scan gathers per picture, in step: record, embedding, content key, pHash, the
-    embedding of a picture pasted into it (None for all but screenshots) and the embeddings of
-    the picture turned a quarter each way (None for all but portrait pictures)."""
+    embedding of a picture pasted into it (None for all but screenshots), the embeddings of
+    the picture turned a quarter each way (None for all but portrait pictures) and its colour
+    signature."""
 
     records: list[ImageRecord] = field(default_factory=list)
     vectors: list[np.ndarray] = field(default_factory=list)
@@ -71,6 +72,7 @@ class _Collected:
     hashes: list[int] = field(default_factory=list)
     inner: list[np.ndarray | None] = field(default_factory=list)
     turned: list[np.ndarray | None] = field(default_factory=list)
+    chromas: list[int] = field(default_factory=list)
 
     def add(
         self,
@@ -80,6 +82,7 @@ class _Collected:
         phash: int,
         inner: np.ndarray | None,
         turned: np.ndarray | None,
+        chroma: int,
     ) -> None:
         self.records.append(record)
         self.vectors.append(vector)
@@ -87,6 +90,7 @@ class _Collected:
         self.hashes.append(phash)
         self.inner.append(inner)
         self.turned.append(turned)
+        self.chromas.append(chroma)
 
 
 @dataclass
@@ -135,6 +139,7 @@ class Scanner:
             threads=options.workers,
             hashes=collected.hashes,
             confirm=self.embedder.card.confirm_rule,
+            colours=collected.chromas,
             inner=collected.inner,
             turned=collected.turned,
         )
@@ -165,6 +170,7 @@ class Scanner:
                     cached.phash,
                     cached.inner,
                     cached.turned if options.turned_copies else None,
+                    cached.chroma,
                 )
                 report.stats.cached += 1
             job.progress("embed", report.stats.cached, len(files))
@@ -182,6 +188,7 @@ class Scanner:
                         inner,
                         image.picture_share,
                         turned,
+                        image.chroma,
                     )
                     self.cache.remember_path(pending.found.path, pending.key)
                     out.add(
@@ -191,6 +198,7 @@ class Scanner:
                         image.phash,
                         inner,
                         turned,
+                        image.chroma,
                     )
                 self.cache.commit()
                 job.progress(

@@ -117,11 +117,11 @@ def test_a_portrait_pictures_turned_vectors_round_trip(tmp_path: Path) -> None:
         assert hit is not None and hit.turned is not None and np.array_equal(hit.turned, turned)
 
 
-@pytest.mark.parametrize("version", ["1", "2", "3", "4"])
+@pytest.mark.parametrize("version", ["1", "2", "3", "4", "5"])
 def test_a_cache_of_an_older_layout_is_started_afresh(tmp_path: Path, version: str) -> None:
-    """Version 1 had no pHash column, version 2 no inner vectors, version 3 no picture share, and
-    version 4 vectors of banded pictures cut as if they had bars: opening any must neither fail nor
-    serve its rows."""
+    """Version 1 had no pHash column, version 2 no inner vectors, version 3 no picture share,
+    version 4 vectors of banded pictures cut as if they had bars, and version 5 no colour signature:
+    opening any must neither fail nor serve its rows."""
     import sqlite3
 
     old = sqlite3.connect(tmp_path / "c.db")
@@ -135,11 +135,18 @@ def test_a_cache_of_an_older_layout_is_started_afresh(tmp_path: Path, version: s
             "2": "phash INTEGER, ",
             "3": "phash INTEGER, inner BLOB, ",
             "4": "phash INTEGER, inner BLOB, picture_share REAL, turned BLOB, ",
+            "5": "phash INTEGER, inner BLOB, picture_share REAL, turned BLOB, ",
         }[version]
         + "PRIMARY KEY (fingerprint, size, mtime_ns, model));"
         + (
             "INSERT INTO embeddings VALUES ('abc', 10, 20, 'model', x'00000000'"
-            + {"1": ");", "2": ", 7);", "3": ", 7, NULL);", "4": ", 7, NULL, 1.0, NULL);"}[version]
+            + {
+                "1": ");",
+                "2": ", 7);",
+                "3": ", 7, NULL);",
+                "4": ", 7, NULL, 1.0, NULL);",
+                "5": ", 7, NULL, 1.0, NULL);",
+            }[version]
         )
     )
     old.commit()
@@ -156,3 +163,12 @@ def test_in_memory_cache_keeps_nothing(tiny_model: Path, photos: Path) -> None:
     with EmbeddingCache(None) as cache:
         stats = Scanner(Embedder(tiny_model), cache).scan(ScanOptions([photos])).report.stats
     assert stats.images == 4 and stats.cached == 0
+
+
+def test_the_colour_signature_round_trips(tmp_path: Path) -> None:
+    key = ContentKey("button", 10, 20)
+    with EmbeddingCache(tmp_path / "c.db") as cache:
+        cache.store_image(key, "model", 64, 32, np.ones(8, np.float32), 5, chroma=-(1 << 62) + 3)
+    with EmbeddingCache(tmp_path / "c.db") as cache:
+        hit = cache.image(key, "model")
+        assert hit is not None and hit.chroma == -(1 << 62) + 3

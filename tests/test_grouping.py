@@ -216,6 +216,29 @@ def test_a_pair_just_below_the_threshold_links_only_when_the_phashes_agree(rng: 
     )  # one bit is too many
 
 
+def test_the_phash_rule_never_joins_two_colour_schemes(rng: np.random.Generator) -> None:
+    """pHash is blind to colour: a yellow and a green button hash alike. With colour signatures the
+    rule still confirms the greyscale copy but not the other colour scheme."""
+    from PIL import Image
+
+    from dupfinder.chroma import chroma_signature
+    from dupfinder.grouping import HashConfirm
+
+    a = _unit(rng.normal(size=(1, 16)))[0]
+    direction = _unit(rng.normal(size=(1, 16)))[0]
+    vectors = np.stack([a, _at_angle(a, direction, 0.88), _at_angle(a, -direction, 0.88)]).astype(np.float32)
+    hashes = [0xF0F0_F0F0_0000_FFFF, 0xF0F0_F0F0_0000_FFFE, 0xF0F0_F0F0_0000_FFFD]
+    yellow, grey, green = ((220, 200, 20), (190, 190, 190), (40, 170, 40))
+    colours = [chroma_signature(Image.new("RGB", (4, 4), c)) for c in (yellow, grey, green)]
+    rule = HashConfirm(margin=0.05, max_distance=2)
+    graph = NeighbourGraph(_records(3), vectors, hashes=hashes, confirm=rule, colours=colours)
+    assert _paths(graph, 0.9) == [{"/p/0000.jpg", "/p/0001.jpg"}]
+    blind = NeighbourGraph(_records(3), vectors, hashes=hashes, confirm=rule)
+    assert any({"/p/0000.jpg", "/p/0002.jpg"} <= group for group in _paths(blind, 0.9))  # yellow with green
+    with pytest.raises(ValueError, match="colour signatures"):
+        NeighbourGraph(_records(3), vectors, hashes=hashes, confirm=rule, colours=colours[:2])
+
+
 def test_hash_confirm_rejects_nonsense() -> None:
     from dupfinder.grouping import HashConfirm
 
