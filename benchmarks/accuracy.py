@@ -9,6 +9,10 @@ grouped. Every method sees the same files and is judged on the same pairs:
 - positives: (original, derived copy) pairs;
 - negatives: every pair of files from different sources (so a false match anywhere counts).
 
+Derived files that came out as one flat colour (`is_blank`) are left out and counted.
+Originals are unrelated to one another: at most one comes from a numbered or coloured series
+(`sibling_key`); its look-alikes stay in as distractors, so a false match with them still counts.
+
 Methods: dupfinder's model alone at its card's threshold (every pair scored on its own, one
 embedding per file); the model with second looks (a screenshot's pasted picture, a portrait
 picture's quarter turns, each against the other file's whole picture); the engine as users see it,
@@ -28,6 +32,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import re
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -36,6 +41,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from PIL import Image
 
 from benchmarks.pairs import PairSet, evaluate_method, loosest_threshold, negative_scores, positive_scores
 from dupfinder.embedder import Embedder
@@ -69,6 +75,20 @@ DEFAULT_CORPUS = Path.home() / ".cache" / "dupfinder" / "corpus"
 # The pHash confirmation rules `--calibrate` tries: similarity margins below the threshold, bits.
 CONFIRM_MARGINS = (0.02, 0.04, 0.06, 0.08, 0.10, 0.12, 0.15, 0.20)
 CONFIRM_DISTANCES = tuple(range(0, 11))
+# Calibration pools this many draws of val originals; negatives below the floor are dropped
+# (they cannot change precision at any threshold above it).
+CALIBRATION_DRAWS = 5
+CALIBRATION_FLOOR = 0.5
+# pHash rules whose scan-level precision calibration checks, most promising first, before giving up.
+MOST_ENGINE_TRIES = 12
+# A derived file whose grey levels vary less than this (standard deviation, 0..255, at about
+# BLANK_SIDE pixels) is blank.
+BLANK_STD = 2.0
+BLANK_SIDE = 64
+# Words that tell members of one series apart (see `sibling_key`).
+DIRECTION_WORDS = ("left", "right", "up", "down", "top", "bottom")
+COLOUR_WORDS = ("black", "blue", "green", "grey", "gray", "orange", "pink", "purple", "red", "white")
+SERIES_WORDS = frozenset((*DIRECTION_WORDS, *COLOUR_WORDS, "yellow", "dark", "light"))
 
 
 @dataclass
@@ -80,17 +100,36 @@ class BenchFiles:
     is_original: np.ndarray
     transform: list[str]  # "" for originals and distractors
     hard_negatives: list[tuple[int, int, str]]
+    blank: list[Path]  # derived files left out: one flat colour (`is_blank`)
 
 
 def _split_pictures(corpus: Path, split: str) -> tuple[list[Path], list[tuple[Path, Path, str]]]:
+    """The split's pictures and its similar-but-different pairs (only those inside the split, so
+    calibrating on val never sees a test picture)."""
     pictures = sorted((corpus / "images" / split).glob("*.jpg"))
+    inside = set(pictures)
     pairs: list[tuple[Path, Path, str]] = []
     listing = corpus / "hard_negatives.csv"
     if listing.exists():
         with listing.open(newline="") as handle:
             for row in csv.DictReader(handle):
-                pairs.append((corpus / row["file_a"], corpus / row["file_b"], row.get("why", "")))
+                a, b = corpus / row["file_a"], corpus / row["file_b"]
+                if a in inside and b in inside:
+                    pairs.append((a, b, row.get("why", "")))
     return pictures, pairs
+
+
+def sibling_key(picture: Path) -> str:
+    """What a picture's name says once numbers, colours and directions are left out.
+
+    Packages ship numbered or coloured series (moon00…moon31, arrow-left-yellow / arrow-right-green,
+    jigsaw_blue_10 / _11): look-alikes that are neither copies nor unrelated. Two of them as
+    originals would weigh one look-alike pair once per pair of their variants (21 × 21), so at most
+    one original comes from each series; the rest stay in as distractors.
+    """
+    package, _, name = picture.stem.partition("__")
+    words = [w for w in re.split(r"[\W_]+", re.sub(r"\d+", " ", name.lower())) if w]
+    return "|".join([package, *(w for w in words if w not in SERIES_WORDS)])
 
 
 def build_files(corpus: Path, work: Path, originals: int, seed: int, split: str = "test") -> BenchFiles:
@@ -103,9 +142,19 @@ def build_files(corpus: Path, work: Path, originals: int, seed: int, split: str 
     in_hard = {p for a, b, _ in hard for p in (a, b)}
     candidates = [p for p in pictures if p not in in_hard]
     order = np.random.default_rng(seed).permutation(len(candidates))
-    chosen = [candidates[i] for i in order[:originals]]
-    distractors = [candidates[i] for i in order[originals:]] + sorted(in_hard)
+    chosen: list[Path] = []
+    series: set[str] = set()
+    rest: list[Path] = []
+    for i in order:
+        key = sibling_key(candidates[i])
+        if len(chosen) < originals and key not in series:
+            chosen.append(candidates[i])
+            series.add(key)
+        else:
+            rest.append(candidates[i])
+    distractors = rest + sorted(in_hard)
     paths, source, is_original, transform = [], [], [], []
+    blank: list[Path] = []
     for index, original in enumerate(chosen):
         paths.append(original)
         source.append(index)
@@ -119,6 +168,9 @@ def build_files(corpus: Path, work: Path, originals: int, seed: int, split: str 
                 if not target.exists():
                     target.parent.mkdir(parents=True, exist_ok=True)
                     target.write_bytes(tier.apply(picture))
+                if is_blank(target):
+                    blank.append(target)
+                    continue
                 paths.append(target)
                 source.append(index)
                 is_original.append(False)
@@ -130,7 +182,18 @@ def build_files(corpus: Path, work: Path, originals: int, seed: int, split: str 
         transform.append("")
     position = {p: i for i, p in enumerate(paths)}
     hard_pairs = [(position[a], position[b], why) for a, b, why in hard if a in position and b in position]
-    return BenchFiles(paths, np.array(source), np.array(is_original), transform, hard_pairs)
+    return BenchFiles(paths, np.array(source), np.array(is_original), transform, hard_pairs, blank)
+
+
+def is_blank(path: Path) -> bool:
+    """Whether a derived file came out as one flat colour (a crop inside a plain area, a light
+    design brightened to white). Such a file is no recognisable copy of its original and is the same
+    as every other blank of its colour, so it tests nothing and is left out."""
+    with Image.open(path) as image:
+        image.draft("L", (BLANK_SIDE, BLANK_SIDE))
+        grey = image.convert("L")
+        grey.thumbnail((BLANK_SIDE, BLANK_SIDE), Image.Resampling.BOX)
+        return float(np.asarray(grey, np.float32).std()) < BLANK_STD
 
 
 @dataclass
@@ -153,6 +216,7 @@ class Embedded:
     hashes: np.ndarray  # the engine's own pHash (uint64), as the cache stores it
     inner: list[np.ndarray | None]  # a screenshot's inner-picture vector, None for other files
     turned: list[np.ndarray | None]  # a portrait picture's two turned vectors, None for others
+    chromas: list[int]  # colour signatures (`dupfinder.chroma`), as the cache stores them
 
     def looks(self) -> ViewLooks:
         """Second looks as matrices, for scoring every pair at once."""
@@ -175,12 +239,12 @@ def embed_files(paths: list[Path], embedder: Embedder, workers: int, second_look
     portrait picture's vectors turned a quarter each way (as a scan with `--turned-copies`)."""
     size, mode = embedder.card.input_size, embedder.card.resize
 
-    def decode(path: Path) -> tuple[np.ndarray, tuple[int, int], int, np.ndarray | None]:
+    def decode(path: Path) -> tuple[np.ndarray, tuple[int, int], int, np.ndarray | None, int]:
         try:
-            decoded = load_for_model(path, size, mode, second_looks)  # type: ignore[arg-type]
-            return decoded.pixels, (decoded.width, decoded.height), decoded.phash, decoded.inner
+            d = load_for_model(path, size, mode, second_looks)  # type: ignore[arg-type]
+            return d.pixels, (d.width, d.height), d.phash, d.inner, d.chroma
         except DecodeError:
-            return np.zeros((size, size, 3), np.uint8), (0, 0), 0, None
+            return np.zeros((size, size, 3), np.uint8), (0, 0), 0, None, 0
 
     def embed(pixels: list[np.ndarray]) -> np.ndarray:
         if not pixels:
@@ -201,7 +265,7 @@ def embed_files(paths: list[Path], embedder: Embedder, workers: int, second_look
     for row, i in enumerate(portrait):
         turned[i] = turned_vectors[2 * row : 2 * row + 2]
     hashes = np.array([d[2] for d in decoded], np.uint64)
-    return Embedded(vectors, [d[1] for d in decoded], hashes, inner, turned)
+    return Embedded(vectors, [d[1] for d in decoded], hashes, inner, turned, [d[4] for d in decoded])
 
 
 def view_scores(vectors: np.ndarray, looks: ViewLooks) -> Callable[[np.ndarray], np.ndarray]:
@@ -233,6 +297,7 @@ def engine_groups(
     confirm: HashConfirm | None = None,
     inner: list[np.ndarray | None] | None = None,
     turned: list[np.ndarray | None] | None = None,
+    colours: list[int] | None = None,
 ) -> np.ndarray:
     """The group id the engine gives each file (-1: in no group), as a scan would group them."""
     records = []
@@ -251,6 +316,7 @@ def engine_groups(
         confirm=confirm,
         inner=inner,
         turned=turned,
+        colours=colours,
     )
     group_of = np.full(len(records), -1, np.int64)
     for group in graph.groups(threshold):
@@ -299,6 +365,7 @@ def run(
         "positive_pairs": pairs.positive_count,
         "negative_pairs": pairs.negative_count,
         "hard_negative_pairs": len(files.hard_negatives),
+        "blank_variants_left_out": [str(p).replace(str(Path.home()), "~") for p in files.blank],
         "model": embedder.card.name,
         "model_sha256": embedder.sha256,
         "threshold": threshold,
@@ -340,6 +407,7 @@ def run(
             embedder.card.confirm_rule if hash_confirm else None,
             embedded.inner if second_looks else None,
             embedded.turned if turns else None,
+            embedded.chromas,
         )
         grouping_seconds = time.perf_counter() - start
         results["methods"][name] = _grouped(pairs, group_of, seconds + grouping_seconds)
@@ -375,42 +443,155 @@ def run(
 
 
 def calibrate(
-    corpus: Path, model: Path, originals: int, workers: int, seed: int, work: Path, target: float
+    corpus: Path,
+    model: Path,
+    originals: int,
+    workers: int,
+    seed: int,
+    work: Path,
+    target: float,
+    draws: int = CALIBRATION_DRAWS,
 ) -> dict[str, Any]:
-    """The lowest threshold reaching `target` pair precision on the validation split's benchmark."""
+    """The lowest threshold reaching `target` pair precision on the validation split's benchmark.
+
+    Precision at 0.99 allows about one false pair in a hundred found, so a single look-alike series
+    among 250 originals can move the threshold a lot. The threshold is therefore chosen on the pairs
+    of `draws` draws of originals (seeds `seed`, `seed + 1`, …) pooled: the precision a random folder
+    of this kind would see, not that of one draw.
+    """
     from trainer.metrics import calibrate_threshold
 
-    files = build_files(corpus, work, originals, seed, "val")
-    pairs = PairSet(files.source, files.is_original, files.transform, files.hard_negatives, TIER_LEVELS)
-    embedded = embed_files(files.paths, Embedder(model), workers, second_looks=False)
-    vectors, hashes = embedded.vectors, embedded.hashes
+    embedder = Embedder(model)
+    cosines: tuple[list[np.ndarray], list[np.ndarray]] = ([], [])
+    bit_counts: tuple[list[np.ndarray], list[np.ndarray]] = ([], [])
+    per_draw = []
+    kept: list[tuple[BenchFiles, PairSet, Embedded]] = []
+    for draw in range(seed, seed + draws):
+        files = build_files(corpus, work, originals, draw, "val")
+        pairs = PairSet(files.source, files.is_original, files.transform, files.hard_negatives, TIER_LEVELS)
+        embedded = embed_files(files.paths, embedder, workers, second_looks=True)
+        kept.append((files, pairs, embedded))
+        vectors, hashes = embedded.vectors, embedded.hashes
 
-    def cosine(rows: np.ndarray) -> np.ndarray:
-        return vectors[rows] @ vectors.T
+        def cosine(rows: np.ndarray, v: np.ndarray = vectors) -> np.ndarray:
+            return v[rows] @ v.T
 
-    def bits(rows: np.ndarray) -> np.ndarray:
-        return np.bitwise_count(hashes[rows, None] ^ hashes[None, :]).astype(np.int16)
+        def bits(rows: np.ndarray, h: np.ndarray = hashes) -> np.ndarray:
+            return np.bitwise_count(h[rows, None] ^ h[None, :]).astype(np.int16)
 
-    positive, negative = positive_scores(pairs, cosine), negative_scores(pairs, cosine)
+        negative = negative_scores(pairs, cosine)
+        near = negative >= CALIBRATION_FLOOR  # far pairs never decide a threshold above the floor
+        cosines[0].append(positive_scores(pairs, cosine))
+        cosines[1].append(negative[near])
+        bit_counts[0].append(positive_scores(pairs, bits))
+        bit_counts[1].append(negative_scores(pairs, bits)[near])
+        per_draw.append(
+            {
+                "seed": draw,
+                "files": len(files.paths),
+                "negative_pairs": len(negative),
+                "blank_variants_left_out": len(files.blank),
+            }
+        )
+    positive, negative = np.concatenate(cosines[0]), np.concatenate(cosines[1])
     labels = np.r_[np.ones(len(positive), bool), np.zeros(len(negative), bool)]
     found = calibrate_threshold(np.r_[positive, negative], labels, target)
-    rule = choose_hash_confirm(
-        (positive, positive_scores(pairs, bits)),
-        (negative, negative_scores(pairs, bits)),
+    candidates = hash_confirm_candidates(
+        (positive, np.concatenate(bit_counts[0])),
+        (negative, np.concatenate(bit_counts[1])),
         found.min_similarity,
         target,
     )
+    rule, engine = engine_checked_rule(kept, found.min_similarity, candidates, target)
     return {
         "split": "val",
         "protocol": "benchmarks.accuracy",
-        "originals": int(files.is_original.sum()),
-        "files": len(files.paths),
+        "originals": originals,
+        "draws": per_draw,
         "positive_pairs": len(positive),
-        "negative_pairs": len(negative),
-        "seed": seed,
+        "negative_pairs": sum(d["negative_pairs"] for d in per_draw),
         **found.to_dict(),
         "hash_confirm": rule,
+        "engine": engine,
     }
+
+
+def engine_checked_rule(
+    draws: list[tuple[BenchFiles, PairSet, Embedded]],
+    threshold: float,
+    candidates: list[dict[str, Any]],
+    target: float,
+    most_tries: int = MOST_ENGINE_TRIES,
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The first candidate rule with which a default scan's groups keep `target` precision over
+    the pooled draws, and what the engine reached with it and without a rule.
+
+    A rule chosen on pairs alone can still let a scan fall short: groups are joined through links,
+    so one wrong link can call many pairs copies. Returns ({}, …) when no rule keeps the precision.
+    """
+
+    def pooled(rule: dict[str, Any]) -> dict[str, Any]:
+        confirm = HashConfirm(rule["margin"], rule["max_distance"]) if rule else None
+        found = false = positives = 0
+        for files, pairs, embedded in draws:
+            group_of = engine_groups(
+                files.paths,
+                embedded.vectors,
+                embedded.sizes,
+                threshold,
+                embedded.hashes,
+                confirm,
+                embedded.inner,
+                None,
+                embedded.chromas,
+            )
+            true_count, false_count = group_counts(pairs, group_of)
+            found, false = found + true_count, false + false_count
+            positives += pairs.positive_count
+        precision = found / max(1, found + false)
+        recall = found / max(1, positives)
+        return {"precision": round(precision, 5), "recall": round(recall, 4), "false_pairs": false}
+
+    outcome: dict[str, Any] = {"without_rule": pooled({}), "tried": []}
+    for rule in candidates[:most_tries]:
+        checked = pooled(rule)
+        outcome["tried"].append({"margin": rule["margin"], "max_distance": rule["max_distance"], **checked})
+        if checked["precision"] >= target:
+            chosen = {**rule, "engine_precision": checked["precision"], "engine_recall": checked["recall"]}
+            return chosen, outcome
+    return {}, outcome
+
+
+def hash_confirm_candidates(
+    positive: tuple[np.ndarray, np.ndarray],
+    negative: tuple[np.ndarray, np.ndarray],
+    threshold: float,
+    target: float,
+) -> list[dict[str, Any]]:
+    """pHash rules that add recall while pair precision stays at `target` or above, most recall
+    first (ties: the narrower rule first).
+
+    `positive` and `negative` are (cosine, pHash bits) per pair; each rule comes with its recall and
+    precision on these pairs.
+    """
+    (pos_cos, pos_bits), (neg_cos, neg_bits) = positive, negative
+    plain = int(np.sum(pos_cos >= threshold))
+    rules: list[tuple[int, int, dict[str, Any]]] = []
+    for margin in CONFIRM_MARGINS:
+        for max_distance in CONFIRM_DISTANCES:
+            found = (pos_cos >= threshold) | ((pos_cos >= threshold - margin) & (pos_bits <= max_distance))
+            false = (neg_cos >= threshold) | ((neg_cos >= threshold - margin) & (neg_bits <= max_distance))
+            true_count, false_count = int(found.sum()), int(false.sum())
+            precision = true_count / max(1, true_count + false_count)
+            if precision >= target and true_count > plain:
+                rule = {
+                    "margin": margin,
+                    "max_distance": max_distance,
+                    "recall": true_count / max(1, len(pos_cos)),
+                    "precision": precision,
+                }
+                rules.append((-true_count, len(rules), rule))
+    return [rule for *_, rule in sorted(rules, key=lambda r: r[:2])]
 
 
 def choose_hash_confirm(
@@ -421,27 +602,25 @@ def choose_hash_confirm(
 ) -> dict[str, Any]:
     """The pHash rule adding the most recall while pair precision stays at `target` or above.
 
-    `positive` and `negative` are (cosine, pHash bits) per pair. Returns {} when no rule keeps the
-    precision, else the rule with its recall and precision on these pairs (ties: the narrower rule).
+    Returns {} when no rule keeps the precision (see `hash_confirm_candidates`).
     """
-    (pos_cos, pos_bits), (neg_cos, neg_bits) = positive, negative
-    best: dict[str, Any] = {}
-    best_found = int(np.sum(pos_cos >= threshold))
-    for margin in CONFIRM_MARGINS:
-        for max_distance in CONFIRM_DISTANCES:
-            found = (pos_cos >= threshold) | ((pos_cos >= threshold - margin) & (pos_bits <= max_distance))
-            false = (neg_cos >= threshold) | ((neg_cos >= threshold - margin) & (neg_bits <= max_distance))
-            true_count, false_count = int(found.sum()), int(false.sum())
-            precision = true_count / max(1, true_count + false_count)
-            if precision >= target and true_count > best_found:
-                best_found = true_count
-                best = {
-                    "margin": margin,
-                    "max_distance": max_distance,
-                    "recall": true_count / max(1, len(pos_cos)),
-                    "precision": precision,
-                }
-    return best
+    candidates = hash_confirm_candidates(positive, negative, threshold, target)
+    return candidates[0] if candidates else {}
+
+
+def group_counts(pairs: PairSet, group_of: np.ndarray) -> tuple[int, int]:
+    """(true pairs, false pairs) that the engine's groups make: every two files in one group are
+    called copies, so a wrong link costs every pair it joins, not one."""
+    found = sum(1 for i, j, _ in pairs.positives if group_of[i] >= 0 and group_of[i] == group_of[j])
+    false = 0
+    grouped = group_of >= 0
+    order = np.argsort(group_of[grouped], kind="stable")
+    groups, sources = group_of[grouped][order], pairs.source[grouped][order]
+    for members in np.split(sources, np.flatnonzero(np.diff(groups)) + 1):
+        _, counts = np.unique(members, return_counts=True)
+        size = len(members)
+        false += size * (size - 1) // 2 - int((counts * (counts - 1) // 2).sum())
+    return found, false
 
 
 def write_threshold(model: Path, calibration: dict[str, Any]) -> None:
@@ -544,6 +723,12 @@ def main() -> None:
     )
     parser.add_argument("--target-precision", type=float, default=GATES["precision"])
     parser.add_argument(
+        "--draws",
+        type=int,
+        default=CALIBRATION_DRAWS,
+        help="with --calibrate: draws of val originals whose pairs are pooled (seeds --seed, --seed + 1, …)",
+    )
+    parser.add_argument(
         "--no-hash-confirm",
         action="store_true",
         help="group the engine's row without the card's pHash confirmation (to measure it)",
@@ -568,7 +753,14 @@ def main() -> None:
     model = find_model(args.model)
     if args.calibrate:
         calibration = calibrate(
-            args.corpus, model, args.originals, args.workers, args.seed, args.work, args.target_precision
+            args.corpus,
+            model,
+            args.originals,
+            args.workers,
+            args.seed,
+            args.work,
+            args.target_precision,
+            args.draws,
         )
         write_threshold(model, calibration)
         print(json.dumps(calibration, indent=2))

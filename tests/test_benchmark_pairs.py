@@ -134,3 +134,51 @@ def test_hash_confirm_rule_adds_recall_only_while_precision_holds() -> None:
     # When every candidate rule lets the look-alike in, there is no rule.
     crowded = (np.array([0.86, 0.86]), np.array([1, 2]))
     assert choose_hash_confirm((np.array([0.95, 0.85]), np.array([0, 1])), crowded, 0.9, 0.99) == {}
+
+
+def test_series_of_numbered_or_coloured_pictures_share_a_sibling_key() -> None:
+    from benchmarks.accuracy import sibling_key
+
+    def key(name: str) -> str:
+        return sibling_key(Path(f"/corpus/images/test/{name}.jpg"))
+
+    assert key("kstars-data__kstars_textures_moon22") == key("kstars-data__kstars_textures_moon14")
+    assert key("openclipart-png__buttons_arrow-right-yellow_benji_01") == key(
+        "openclipart-png__buttons_arrow-left-green_benji_01"
+    )
+    assert key("openclipart-png__flags_europe_poland") != key("openclipart-png__flags_europe_malta")
+    assert key("pkg-a__textures_moon1") != key("pkg-b__textures_moon1")  # another package
+
+
+def test_blank_derived_files_are_told_from_plain_but_drawn_ones(tmp_path: Path) -> None:
+    from PIL import Image, ImageDraw
+
+    from benchmarks.accuracy import is_blank
+
+    white = tmp_path / "white.jpg"
+    Image.new("RGB", (300, 200), (255, 255, 255)).save(white, quality=40)
+    dot = Image.new("RGB", (300, 200), (255, 255, 255))
+    ImageDraw.Draw(dot).ellipse((120, 70, 180, 130), fill=(20, 20, 20))
+    dot.save(tmp_path / "dot.png")
+    assert is_blank(white) and not is_blank(tmp_path / "dot.png")
+
+
+def test_group_counts_charge_every_pair_a_wrong_link_joins() -> None:
+    from benchmarks.accuracy import group_counts
+
+    pairs = _pairs()
+    # Files 0, 1, 2 (one source) and the distractor 5 in one group; 3 alone; 4 in no group.
+    true, false = group_counts(pairs, np.array([7, 7, 7, 2, -1, 7]))
+    assert (true, false) == (2, 3)
+    assert group_counts(pairs, np.full(6, -1)) == (0, 0)
+
+
+def test_hash_confirm_candidates_come_most_recall_first() -> None:
+    from benchmarks.accuracy import hash_confirm_candidates
+
+    positive = (np.array([0.95, 0.85, 0.80]), np.array([0, 1, 3]))
+    negative = (np.array([0.2]), np.array([30]))
+    rules = hash_confirm_candidates(positive, negative, threshold=0.9, target=0.99)
+    found = [r["recall"] for r in rules]
+    assert found == sorted(found, reverse=True) and found[0] == 1.0
+    assert all(r["precision"] >= 0.99 for r in rules)
