@@ -43,7 +43,14 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from benchmarks.pairs import PairSet, evaluate_method, loosest_threshold, negative_scores, positive_scores
+from benchmarks.pairs import (
+    PairSet,
+    evaluate_method,
+    loosest_threshold,
+    most_precise_threshold,
+    negative_scores,
+    positive_scores,
+)
 from dupfinder.embedder import Embedder
 from dupfinder.grouping import HashConfirm, NeighbourGraph
 from dupfinder.hashing import content_hash, exact_clusters, fingerprint, safe
@@ -79,6 +86,9 @@ CONFIRM_DISTANCES = tuple(range(0, 11))
 # (they cannot change precision at any threshold above it).
 CALIBRATION_DRAWS = 5
 CALIBRATION_FLOOR = 0.5
+GRAPH_FLOOR = 0.5  # the lowest threshold a benchmark's graph groups at, as a scan's
+# Halvings of the interval when a scan needs a higher threshold than the model alone.
+THRESHOLD_HALVINGS = 8
 # pHash rules whose scan-level precision calibration checks, most promising first, before giving up.
 MOST_ENGINE_TRIES = 12
 # A derived file whose grey levels vary less than this (standard deviation, 0..255, at about
@@ -288,6 +298,48 @@ def view_scores(vectors: np.ndarray, looks: ViewLooks) -> Callable[[np.ndarray],
     return rows
 
 
+def engine_graph(
+    paths: list[Path],
+    vectors: np.ndarray,
+    sizes: list[tuple[int, int]],
+    hashes: np.ndarray | None = None,
+    confirm: HashConfirm | None = None,
+    inner: list[np.ndarray | None] | None = None,
+    turned: list[np.ndarray | None] | None = None,
+    colours: list[int] | None = None,
+) -> tuple[NeighbourGraph, dict[str, int]]:
+    """The neighbour graph a scan builds over these files (exact copies by content hash included)
+    and each file's row by path; one graph serves every threshold from GRAPH_FLOOR up."""
+    records = []
+    for path, (width, height) in zip(paths, sizes):
+        stat = path.stat()
+        records.append(ImageRecord(str(path.resolve()), width, height, stat.st_size, stat.st_mtime))
+    index_of = {record.path: i for i, record in enumerate(records)}
+    sizes_of = {r.path: r.bytes for r in records}
+    clusters = exact_clusters(sizes_of, safe(content_hash), safe(lambda p: fingerprint(p, sizes_of[p])))
+    graph = NeighbourGraph(
+        records,
+        vectors,
+        [[index_of[p] for p in c] for c in clusters],
+        floor=GRAPH_FLOOR,
+        hashes=None if hashes is None else [int(h) for h in hashes],
+        confirm=confirm,
+        inner=inner,
+        turned=turned,
+        colours=colours,
+    )
+    return graph, index_of
+
+
+def group_ids(graph: NeighbourGraph, index_of: dict[str, int], threshold: float) -> np.ndarray:
+    """The group id the engine gives each file at `threshold` (-1: in no group)."""
+    group_of = np.full(len(index_of), -1, np.int64)
+    for group in graph.groups(threshold):
+        for member in group.members:
+            group_of[index_of[member.image.path]] = group.id
+    return group_of
+
+
 def engine_groups(
     paths: list[Path],
     vectors: np.ndarray,
@@ -300,29 +352,8 @@ def engine_groups(
     colours: list[int] | None = None,
 ) -> np.ndarray:
     """The group id the engine gives each file (-1: in no group), as a scan would group them."""
-    records = []
-    for path, (width, height) in zip(paths, sizes):
-        stat = path.stat()
-        records.append(ImageRecord(str(path.resolve()), width, height, stat.st_size, stat.st_mtime))
-    index_of = {record.path: i for i, record in enumerate(records)}
-    sizes_of = {r.path: r.bytes for r in records}
-    clusters = exact_clusters(sizes_of, safe(content_hash), safe(lambda p: fingerprint(p, sizes_of[p])))
-    graph = NeighbourGraph(
-        records,
-        vectors,
-        [[index_of[p] for p in c] for c in clusters],
-        floor=min(threshold, 0.5),
-        hashes=None if hashes is None else [int(h) for h in hashes],
-        confirm=confirm,
-        inner=inner,
-        turned=turned,
-        colours=colours,
-    )
-    group_of = np.full(len(records), -1, np.int64)
-    for group in graph.groups(threshold):
-        for member in group.members:
-            group_of[index_of[member.image.path]] = group.id
-    return group_of
+    graph, index_of = engine_graph(paths, vectors, sizes, hashes, confirm, inner, turned, colours)
+    return group_ids(graph, index_of, threshold)
 
 
 def hash_files(paths: list[Path], kind: str, workers: int) -> np.ndarray:
@@ -424,14 +455,17 @@ def run(
         results["methods"][kind] = evaluate_method(
             pairs, hash_scores, 64.0 - HASH_MAX_DISTANCE, seconds, scored
         )
-        # The same hash at the model's precision: the tightest Hamming distance that reaches it.
-        matched = loosest_threshold(
-            *scored, [64.0 - d for d in range(HASH_MAX_DISTANCE + 1)], model_precision
-        )
-        if matched is not None:
-            results["methods"][f"{kind}-matched"] = evaluate_method(
-                pairs, hash_scores, matched, seconds, scored
-            )
+        # The same hash at the model's precision: the loosest Hamming distance that reaches it, or,
+        # when none does, its most precise distance (the nearest it comes to equal precision).
+        distances = [64.0 - d for d in range(HASH_MAX_DISTANCE + 1)]
+        matched = loosest_threshold(*scored, distances, model_precision)
+        reaches = matched is not None
+        if matched is None:
+            matched = most_precise_threshold(*scored, distances)
+        results["methods"][f"{kind}-matched"] = {
+            **evaluate_method(pairs, hash_scores, matched, seconds, scored),
+            "reaches_model_precision": reaches,
+        }
     results["levels"] = TIER_LEVELS
     results["gates"] = check_gates(results)
     results["gates_by_method"] = {
@@ -459,7 +493,7 @@ def calibrate(
     of `draws` draws of originals (seeds `seed`, `seed + 1`, …) pooled: the precision a random folder
     of this kind would see, not that of one draw.
     """
-    from trainer.metrics import calibrate_threshold
+    from trainer.metrics import Calibration, calibrate_threshold
 
     embedder = Embedder(model)
     cosines: tuple[list[np.ndarray], list[np.ndarray]] = ([], [])
@@ -496,13 +530,22 @@ def calibrate(
     positive, negative = np.concatenate(cosines[0]), np.concatenate(cosines[1])
     labels = np.r_[np.ones(len(positive), bool), np.zeros(len(negative), bool)]
     found = calibrate_threshold(np.r_[positive, negative], labels, target)
+    scans = ScanDraws(kept)
+    engine: dict[str, Any] = {"model_alone": found.to_dict()}
+    threshold = scans.lowest_threshold(found.min_similarity, target, engine)
+    if threshold > found.min_similarity:
+        # A scan's groups needed more than pairs scored one by one: the card's threshold is the scan's.
+        true_count, false_count = int(np.sum(positive >= threshold)), int(np.sum(negative >= threshold))
+        found = Calibration(
+            threshold, true_count / max(1, true_count + false_count), true_count / len(positive), target
+        )
     candidates = hash_confirm_candidates(
         (positive, np.concatenate(bit_counts[0])),
         (negative, np.concatenate(bit_counts[1])),
-        found.min_similarity,
+        threshold,
         target,
     )
-    rule, engine = engine_checked_rule(kept, found.min_similarity, candidates, target)
+    rule = scans.checked_rule(threshold, candidates, target, engine)
     return {
         "split": "val",
         "protocol": "benchmarks.accuracy",
@@ -516,50 +559,62 @@ def calibrate(
     }
 
 
-def engine_checked_rule(
-    draws: list[tuple[BenchFiles, PairSet, Embedded]],
-    threshold: float,
-    candidates: list[dict[str, Any]],
-    target: float,
-    most_tries: int = MOST_ENGINE_TRIES,
-) -> tuple[dict[str, Any], dict[str, Any]]:
-    """The first candidate rule with which a default scan's groups keep `target` precision over
-    the pooled draws, and what the engine reached with it and without a rule.
+class ScanDraws:
+    """The val draws grouped as a default scan groups them (screenshot looks, colour veto), one
+    neighbour graph per draw, to judge a threshold or a pHash rule by the scan's own precision:
+    groups are joined through links, so one wrong link can call many pairs copies."""
 
-    A rule chosen on pairs alone can still let a scan fall short: groups are joined through links,
-    so one wrong link can call many pairs copies. Returns ({}, …) when no rule keeps the precision.
-    """
-
-    def pooled(rule: dict[str, Any]) -> dict[str, Any]:
-        confirm = HashConfirm(rule["margin"], rule["max_distance"]) if rule else None
-        found = false = positives = 0
+    def __init__(self, draws: list[tuple[BenchFiles, PairSet, Embedded]]) -> None:
+        self.graphs = []
         for files, pairs, embedded in draws:
-            group_of = engine_groups(
+            graph, index_of = engine_graph(
                 files.paths,
                 embedded.vectors,
                 embedded.sizes,
-                threshold,
                 embedded.hashes,
-                confirm,
+                None,
                 embedded.inner,
                 None,
                 embedded.chromas,
             )
-            true_count, false_count = group_counts(pairs, group_of)
+            self.graphs.append((pairs, graph, index_of))
+
+    def pooled(self, threshold: float, rule: dict[str, Any]) -> dict[str, Any]:
+        """Pair precision and recall of the scans' groups, pooled over the draws."""
+        found = false = positives = 0
+        for pairs, graph, index_of in self.graphs:
+            graph.confirm = HashConfirm(rule["margin"], rule["max_distance"]) if rule else None
+            true_count, false_count = group_counts(pairs, group_ids(graph, index_of, threshold))
             found, false = found + true_count, false + false_count
             positives += pairs.positive_count
         precision = found / max(1, found + false)
         recall = found / max(1, positives)
         return {"precision": round(precision, 5), "recall": round(recall, 4), "false_pairs": false}
 
-    outcome: dict[str, Any] = {"without_rule": pooled({}), "tried": []}
-    for rule in candidates[:most_tries]:
-        checked = pooled(rule)
-        outcome["tried"].append({"margin": rule["margin"], "max_distance": rule["max_distance"], **checked})
-        if checked["precision"] >= target:
-            chosen = {**rule, "engine_precision": checked["precision"], "engine_recall": checked["recall"]}
-            return chosen, outcome
-    return {}, outcome
+    def lowest_threshold(self, start: float, target: float, log: dict[str, Any]) -> float:
+        """`start` when a scan without the pHash rule keeps `target` there, else (by halving the
+        interval up to 1.0) about the lowest threshold at which it does."""
+        log["without_rule"] = self.pooled(start, {})
+        if log["without_rule"]["precision"] >= target:
+            return start
+        low, high = start, 1.0
+        for _ in range(THRESHOLD_HALVINGS):
+            middle = (low + high) / 2
+            low, high = (low, middle) if self.pooled(middle, {})["precision"] >= target else (middle, high)
+        log["raised_to"] = {"threshold": high, **self.pooled(high, {})}
+        return high
+
+    def checked_rule(
+        self, threshold: float, candidates: list[dict[str, Any]], target: float, log: dict[str, Any]
+    ) -> dict[str, Any]:
+        """The first candidate pHash rule with which the scans keep `target` precision, or {}."""
+        log["tried"] = []
+        for rule in candidates[:MOST_ENGINE_TRIES]:
+            checked = self.pooled(threshold, rule)
+            log["tried"].append({"margin": rule["margin"], "max_distance": rule["max_distance"], **checked})
+            if checked["precision"] >= target:
+                return {**rule, "engine_precision": checked["precision"], "engine_recall": checked["recall"]}
+        return {}
 
 
 def hash_confirm_candidates(
@@ -638,7 +693,8 @@ def check_gates(results: dict[str, Any], method: str = "dupfinder") -> dict[str,
     """The issue's gates for one method (by default the model alone), each with its margin."""
     ours, phash = results["methods"][method], results["methods"]["phash"]
     # "At equal or better precision": pHash at its common distance when the model is at least as
-    # precise, else pHash at the tightest distance that matches the model's precision.
+    # precise, else pHash at the loosest distance that matches the model's precision (or, when no
+    # distance does, at its most precise one).
     if phash["precision"] < ours["precision"] and "phash-matched" in results["methods"]:
         phash = results["methods"]["phash-matched"]
     gates: dict[str, Any] = {"precision": [ours["precision"], GATES["precision"]]}
@@ -675,6 +731,12 @@ def _engine_label(rule: dict[str, Any], second_looks: bool, turned: bool = False
     return f"dupfinder engine ({' + '.join(parts)})"
 
 
+def _matched_label(kind: str, distance: str, method: dict[str, Any]) -> str:
+    if method.get("reaches_model_precision", True):
+        return f"{kind} at the model's precision (Hamming ≤ {distance})"
+    return f"{kind} at its most precise (Hamming ≤ {distance}; no distance is as precise as the model)"
+
+
 def markdown(results: dict[str, Any]) -> str:
     """The README's table: one row per method."""
     lines = [
@@ -694,8 +756,8 @@ def markdown(results: dict[str, Any]) -> str:
             + _engine_label(results.get("hash_confirm") or {}, True, True),
             "phash": "pHash (Hamming ≤ 10)",
             "dhash": "dHash (Hamming ≤ 10)",
-            "phash-matched": f"pHash at the model's precision (Hamming ≤ {distance})",
-            "dhash-matched": f"dHash at the model's precision (Hamming ≤ {distance})",
+            "phash-matched": _matched_label("pHash", distance, m),
+            "dhash-matched": _matched_label("dHash", distance, m),
         }[name]
         by = m["recall_by_level"]
         ap = "—" if m["average_precision"] is None else f"{m['average_precision']:.3f}"

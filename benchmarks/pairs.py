@@ -92,6 +92,19 @@ def loosest_threshold(
     return None
 
 
+def most_precise_threshold(positive: np.ndarray, negative: np.ndarray, candidates: list[float]) -> float:
+    """The candidate threshold with the highest pair precision (ties: the loosest), for a baseline
+    that reaches the model's precision at none of them."""
+    best, best_precision = max(candidates), -1.0
+    for threshold in sorted(candidates):
+        found = int((positive >= threshold).sum())
+        false = int((negative >= threshold).sum())
+        precision = found / (found + false) if found + false else 0.0
+        if found and precision > best_precision:
+            best, best_precision = threshold, precision
+    return best
+
+
 def evaluate_method(
     pairs: PairSet,
     score_rows: ScoreRows,

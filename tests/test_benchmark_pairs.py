@@ -182,3 +182,13 @@ def test_hash_confirm_candidates_come_most_recall_first() -> None:
     found = [r["recall"] for r in rules]
     assert found == sorted(found, reverse=True) and found[0] == 1.0
     assert all(r["precision"] >= 0.99 for r in rules)
+
+
+def test_a_baseline_that_never_reaches_the_models_precision_is_taken_at_its_most_precise() -> None:
+    from benchmarks.pairs import loosest_threshold, most_precise_threshold
+
+    positive = np.array([0.9, 0.8, 0.7])
+    negative = np.array([0.95, 0.75, 0.1])
+    # 0.7: 3 of 5 (0.6); 0.8: 2 of 3 (0.67); 0.9: 1 of 2 (0.5).
+    assert loosest_threshold(positive, negative, [0.7, 0.8, 0.9], 0.99) is None
+    assert most_precise_threshold(positive, negative, [0.7, 0.8, 0.9]) == 0.8
