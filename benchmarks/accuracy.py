@@ -45,6 +45,7 @@ from PIL import Image
 
 from benchmarks.pairs import (
     PairSet,
+    counts_at,
     evaluate_method,
     loosest_threshold,
     most_precise_threshold,
@@ -442,6 +443,7 @@ def run(
         )
         grouping_seconds = time.perf_counter() - start
         results["methods"][name] = _grouped(pairs, group_of, seconds + grouping_seconds)
+        results["methods"][name]["false_pairs_by_source"] = false_pair_sources(files, group_of)
     model_precision = results["methods"]["dupfinder"]["precision"]
     for kind in ("phash", "dhash"):
         start = time.perf_counter()
@@ -535,7 +537,7 @@ def calibrate(
     threshold = scans.lowest_threshold(found.min_similarity, target, engine)
     if threshold > found.min_similarity:
         # A scan's groups needed more than pairs scored one by one: the card's threshold is the scan's.
-        true_count, false_count = int(np.sum(positive >= threshold)), int(np.sum(negative >= threshold))
+        true_count, false_count = counts_at(positive, negative, threshold)
         found = Calibration(
             threshold, true_count / max(1, true_count + false_count), true_count / len(positive), target
         )
@@ -661,6 +663,23 @@ def choose_hash_confirm(
     """
     candidates = hash_confirm_candidates(positive, negative, threshold, target)
     return candidates[0] if candidates else {}
+
+
+def false_pair_sources(files: BenchFiles, group_of: np.ndarray, top: int = 10) -> list[list[Any]]:
+    """The source pictures whose copies the groups join most often, with how many false pairs
+    each join makes: [picture, picture, pairs], most first (what the README's count comes from)."""
+    first: dict[int, str] = {}
+    for path, source in zip(files.paths, files.source):
+        first.setdefault(int(source), path.name)
+    joined: dict[tuple[int, int], int] = {}
+    for group in np.unique(group_of[group_of >= 0]):
+        sources, counts = np.unique(files.source[group_of == group], return_counts=True)
+        for a in range(len(sources)):
+            for b in range(a + 1, len(sources)):
+                key = (int(sources[a]), int(sources[b]))
+                joined[key] = joined.get(key, 0) + int(counts[a] * counts[b])
+    ranked = sorted(joined.items(), key=lambda item: -item[1])[:top]
+    return [[first[a], first[b], count] for (a, b), count in ranked]
 
 
 def group_counts(pairs: PairSet, group_of: np.ndarray) -> tuple[int, int]:

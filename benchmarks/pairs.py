@@ -85,11 +85,15 @@ def loosest_threshold(
     themselves favours the baseline, which keeps the comparison fair to it.
     """
     for threshold in sorted(candidates):
-        found = int((positive >= threshold).sum())
-        false = int((negative >= threshold).sum())
+        found, false = counts_at(positive, negative, threshold)
         if found and found / (found + false) >= min_precision:
             return threshold
     return None
+
+
+def counts_at(positive: np.ndarray, negative: np.ndarray, threshold: float) -> tuple[int, int]:
+    """(true pairs, false pairs) scoring at least `threshold`."""
+    return int((positive >= threshold).sum()), int((negative >= threshold).sum())
 
 
 def most_precise_threshold(positive: np.ndarray, negative: np.ndarray, candidates: list[float]) -> float:
@@ -97,8 +101,7 @@ def most_precise_threshold(positive: np.ndarray, negative: np.ndarray, candidate
     that reaches the model's precision at none of them."""
     best, best_precision = max(candidates), -1.0
     for threshold in sorted(candidates):
-        found = int((positive >= threshold).sum())
-        false = int((negative >= threshold).sum())
+        found, false = counts_at(positive, negative, threshold)
         precision = found / (found + false) if found + false else 0.0
         if found and precision > best_precision:
             best, best_precision = threshold, precision

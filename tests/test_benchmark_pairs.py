@@ -192,3 +192,15 @@ def test_a_baseline_that_never_reaches_the_models_precision_is_taken_at_its_most
     # 0.7: 3 of 5 (0.6); 0.8: 2 of 3 (0.67); 0.9: 1 of 2 (0.5).
     assert loosest_threshold(positive, negative, [0.7, 0.8, 0.9], 0.99) is None
     assert most_precise_threshold(positive, negative, [0.7, 0.8, 0.9]) == 0.8
+
+
+def test_false_pairs_are_told_by_the_sources_a_group_joins() -> None:
+    from benchmarks.accuracy import BenchFiles, false_pair_sources
+
+    pairs = _pairs()
+    names = [Path(f"/b/{n}.jpg") for n in ("a", "a-crop", "a-flip", "b", "b-crop", "c")]
+    files = BenchFiles(names, pairs.source, pairs.is_original, ["", "crop", "flip", "", "crop", ""], [], [])
+    # a's three files and distractor c in one group (3 false pairs); b and its crop in another.
+    ranked = false_pair_sources(files, np.array([1, 1, 1, 2, 2, 1]))
+    assert ranked == [["a.jpg", "c.jpg", 3]]
+    assert false_pair_sources(files, np.full(6, -1)) == []
