@@ -79,6 +79,11 @@ def scan_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="also find copies turned a quarter in their pixels (a first scan of portrait photos is slower)",
     )
+    parser.add_argument(
+        "--cropped-copies",
+        action="store_true",
+        help="also find copies cropped to a part of a picture (a first scan is slower on a CPU)",
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress on stderr")
     return parser
 
@@ -121,6 +126,7 @@ def run_scan(argv: Sequence[str]) -> int:
         workers=args.workers,
         batch_size=args.batch_size,
         turned_copies=args.turned_copies,
+        cropped_copies=args.cropped_copies,
         discover=DiscoverOptions(
             exclude=args.exclude,
             min_size=args.min_size,

@@ -16,9 +16,19 @@ embedding scores low keep pHash's layout bits, while look-alike drawings rarely 
 
 Some pictures bring second looks: a screenshot with a picture pasted in (`dupfinder.framed`) the
 picture alone, a portrait picture itself turned a quarter each way (`dupfinder.views`, compared
-with landscape pictures only). Groups are first made from whole pictures; then a picture left in no
-group joins the group whose reference one of its looks matches directly, above the threshold. It
-joins as a member, never as a reference, so the photo stays the copy to keep and no group is split.
+with landscape pictures only), and, when cropped copies are looked for, a picture's regions
+(compared with whole pictures of fewer pixels only). Groups are first made from whole pictures;
+then a picture left in no group joins the group whose reference matches it directly through a
+look, above the threshold: one of the picture's own looks against the reference's whole, or one of
+the reference's turns or regions against the picture's whole. It joins as a member, never as a
+reference, so the photo stays the copy to keep and no group is split.
+
+The reference is the copy with the most pixels, which is not always the one a copy matches best: a
+copy padded with white that cannot be told from a page's own white background has more pixels than
+the original but frames it differently. So a picture left in no group may also match one of the
+reference's twins instead, a member at least `TWIN_SIMILARITY` like the reference (the same picture,
+saved otherwise), by its whole or, for a crop, by the twin's regions; its similarity is then the
+twin's.
 """
 
 from __future__ import annotations
@@ -32,10 +42,10 @@ import numpy as np
 from dupfinder.chroma import colours_agree
 from dupfinder.phash import distance
 from dupfinder.report import Group, ImageRecord, Member
-from dupfinder.views import is_landscape
+from dupfinder.views import is_landscape, may_be_cropped_from
 
 DEFAULT_NEIGHBOURS = 32
-# Nearest whole pictures looked up for each second look (a screenshot's inner picture, a turn):
+# Nearest whole pictures looked up for each second look (a screenshot's inner picture, a turn, a region):
 # their groups' references are the candidates the picture may join.
 INNER_NEIGHBOURS = 8
 MAX_NEIGHBOURS = 256
@@ -45,6 +55,12 @@ BARS_HANDICAP = 1.05
 # A pair above the threshold is grouped only if it is within this much of the best match of one
 # of its two pictures, so a weak look-alike link cannot pull a picture away from its real copies.
 RIVAL_MARGIN = 0.05
+
+# A cropped copy may match a region of a group member this similar to the reference instead of
+# the reference's own: the same picture, saved otherwise. A copy whose white bars cannot be told from
+# a page's white background is often the reference, and its regions then frame the picture
+# differently from the original's.
+TWIN_SIMILARITY = 0.99
 
 PathPair = frozenset[str]
 
@@ -101,6 +117,7 @@ class NeighbourGraph:
         inner: Sequence[np.ndarray | None] | None = None,
         turned: Sequence[np.ndarray | None] | None = None,
         colours: Sequence[int] | None = None,
+        regions: Sequence[np.ndarray | None] | None = None,
     ) -> None:
         if len(records) != len(vectors):
             raise ValueError(f"{len(records)} records but {len(vectors)} vectors")
@@ -112,6 +129,8 @@ class NeighbourGraph:
             raise ValueError(f"{len(records)} records but {len(inner)} inner vectors")
         if turned is not None and len(turned) != len(records):
             raise ValueError(f"{len(records)} records but {len(turned)} turned vector pairs")
+        if regions is not None and len(regions) != len(records):
+            raise ValueError(f"{len(records)} records but {len(regions)} sets of region vectors")
         self.records = list(records)
         self.floor = floor
         self.clusters = _clusters(len(self.records), exact, self.records)
@@ -128,13 +147,20 @@ class NeighbourGraph:
         # Clusters with second looks: (kind, vector) each, and the whole pictures most like them.
         self.views: dict[int, list[tuple[str, np.ndarray]]] = {}
         self.view_neighbours: dict[int, set[int]] = {}
-        self.turned_neighbours: dict[int, set[int]] = {}  # found by the turned looks alone
+        # Found by the looks that are compared the other way round (a turn, a region): those whole
+        # pictures may join this picture's group, not this picture theirs.
+        self.owned_neighbours: dict[int, set[int]] = {}
         self._landscape = [
             is_landscape(self.records[r].width, self.records[r].height) for r in self.representatives
         ]
-        if inner is not None or turned is not None:
+        self._pixels = [self.records[r].picture_pixels for r in self.representatives]
+        if inner is not None or turned is not None or regions is not None:
             none: list[np.ndarray | None] = [None] * len(self.records)
-            self._search_views(none if inner is None else inner, none if turned is None else turned)
+            self._search_views(
+                none if inner is None else inner,
+                none if turned is None else turned,
+                none if regions is None else regions,
+            )
         # Each cluster's best match; a byte-identical copy is a perfect one.
         self.best = np.array([1.0 if len(c) > 1 else -1.0 for c in self.clusters], np.float32)
         for (a, b), similarity in self.edges.items():
@@ -163,16 +189,23 @@ class NeighbourGraph:
             pending, k = pending[saturated], min(k * 2, count, MAX_NEIGHBOURS)
         return edges
 
-    def _search_views(self, inner: Sequence[np.ndarray | None], turned: Sequence[np.ndarray | None]) -> None:
+    def _search_views(
+        self,
+        inner: Sequence[np.ndarray | None],
+        turned: Sequence[np.ndarray | None],
+        regions: Sequence[np.ndarray | None],
+    ) -> None:
         """For each picture with second looks, the whole pictures nearest them (above the floor);
-        a turned look is compared with landscape pictures only."""
+        a turned look is compared with landscape pictures only, a region with smaller pictures."""
         for cluster, representative in enumerate(self.representatives):
             looks = []
-            picture, turns = inner[representative], turned[representative]
+            picture, turns, parts = inner[representative], turned[representative], regions[representative]
             if picture is not None:
                 looks.append(("screenshot", np.asarray(picture, np.float32)))
             if turns is not None:
                 looks += [("turned", np.asarray(vector, np.float32)) for vector in turns]
+            if parts is not None:
+                looks += [("cropped", np.asarray(vector, np.float32)) for vector in parts]
             if looks:
                 self.views[cluster] = looks
         k = min(INNER_NEIGHBOURS, len(self.representatives))
@@ -187,13 +220,20 @@ class NeighbourGraph:
             found = {
                 label
                 for label, similarity in zip(row_labels, row_similarities)
-                if label != owner
-                and similarity >= self.floor
-                and (kind != "turned" or self._landscape[label])
+                if label != owner and similarity >= self.floor and self._comparable(owner, kind, label)
             }
-            self.view_neighbours.setdefault(owner, set()).update(found)
-            if kind == "turned":
-                self.turned_neighbours.setdefault(owner, set()).update(found)
+            if kind != "cropped":  # a region never takes its owner into a smaller picture's group
+                self.view_neighbours.setdefault(owner, set()).update(found)
+            if kind != "screenshot":
+                self.owned_neighbours.setdefault(owner, set()).update(found)
+
+    def _comparable(self, owner: int, kind: str, other: int) -> bool:
+        """Whether `owner`'s look of this kind may be compared with `other`'s whole picture."""
+        if kind == "turned":
+            return self._landscape[other]
+        if kind == "cropped":
+            return may_be_cropped_from(self._pixels[other], self._pixels[owner])
+        return True
 
     def _query(self, vectors: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         self._index.set_ef(max(2 * k, 64))
@@ -224,7 +264,7 @@ class NeighbourGraph:
         assignment = _assign(
             range(len(self.clusters)), adjacency, key=lambda c: quality_key(self.records[self.clusters[c][0]])
         )
-        attached = self._attach_by_views(assignment, threshold, ignored)
+        attached = self._attach_by_views(assignment, adjacency, threshold, ignored)
         for owner, (reference, similarity, _) in attached.items():
             adjacency.setdefault(reference, {})[owner] = similarity
         made = (
@@ -248,44 +288,59 @@ class NeighbourGraph:
             adjacency.setdefault(b, {})[a] = similarity
         return adjacency
 
-    def _look_match(self, picture: int, reference: int) -> tuple[float, str]:
+    def _look_match(self, picture: int, reference: int, twins: Sequence[int] = ()) -> tuple[float, str]:
         """The best similarity between `picture` and `reference` through a second look, and its
-        kind: `picture`'s looks against the reference's whole picture, or, for a landscape picture,
-        a portrait reference's turns against the picture's whole."""
+        kind: `picture`'s screenshot or turned looks against the reference's whole picture, or the
+        reference's turns (for a landscape picture) or regions (for a smaller picture) against the
+        picture's whole. Regions may also be those of the reference's `twins`, members that are the
+        same picture (see `TWIN_SIMILARITY`). A picture's own regions never make it a member of a
+        smaller picture's group."""
         scored = [
             (float(vector @ self._rep_vectors[reference]), kind)
             for kind, vector in self.views.get(picture, ())
-            if kind != "turned" or self._landscape[reference]
+            if kind != "cropped" and (kind != "turned" or self._landscape[reference])
         ]
-        if self._landscape[picture]:
-            scored += [
-                (float(vector @ self._rep_vectors[picture]), kind)
-                for kind, vector in self.views.get(reference, ())
-                if kind == "turned"
-            ]
+        scored += [
+            (float(vector @ self._rep_vectors[picture]), kind)
+            for owner in (reference, *twins)
+            for kind, vector in self.views.get(owner, ())
+            if kind != "screenshot"
+            and (owner == reference or kind == "cropped")
+            and self._comparable(owner, kind, picture)
+        ]
         return max(scored, default=(-2.0, ""))
 
     def _attach_by_views(
-        self, assignment: dict[int, list[int]], threshold: float, ignored: frozenset[PathPair]
+        self,
+        assignment: dict[int, list[int]],
+        adjacency: dict[int, dict[int, float]],
+        threshold: float,
+        ignored: frozenset[PathPair],
     ) -> dict[int, tuple[int, float, str]]:
         """Move each ungrouped picture into the group whose reference matches it best through a
         second look (at least `threshold`); returns picture -> (reference, similarity, kind)."""
         group_of = {ref: ref for ref in assignment} | {m: ref for ref, ms in assignment.items() for m in ms}
-        seen_turned: dict[int, set[int]] = {}  # landscape picture -> portrait pictures whose turn it is like
-        for owner, labels in self.turned_neighbours.items():
+        seen_by: dict[int, set[int]] = {}  # picture -> pictures whose turn or region it is like
+        for owner, labels in self.owned_neighbours.items():
             for label in labels:
-                seen_turned.setdefault(label, set()).add(owner)
+                seen_by.setdefault(label, set()).add(owner)
+        # A picture alone whose whole matches some group's member, not its reference.
+        beside = {p for p, members in assignment.items() if not members and adjacency.get(p)}
         attached: dict[int, tuple[int, float, str]] = {}
-        for picture in sorted(set(self.view_neighbours) | set(seen_turned)):
+        for picture in sorted(set(self.view_neighbours) | set(seen_by) | beside):
             if assignment.get(picture) != []:
                 continue  # grouped by its whole picture already
-            near = self.view_neighbours.get(picture, set()) | seen_turned.get(picture, set())
+            near = self.view_neighbours.get(picture, set()) | seen_by.get(picture, set())
+            near |= set(adjacency.get(picture, {}))
             candidates = {group_of[n] for n in near} - {picture} - set(attached)
-            scored = [
-                (*self._look_match(picture, ref), ref)
-                for ref in candidates
-                if not self._is_ignored(picture, ref, ignored)
-            ]
+            scored = []
+            for ref in candidates:
+                if self._is_ignored(picture, ref, ignored):
+                    continue
+                twins = _twins(ref, assignment[ref], adjacency)
+                scored.append((*self._look_match(picture, ref, twins), ref))
+                links = adjacency.get(picture, {})
+                scored.append((max((links.get(t, -2.0) for t in twins), default=-2.0), "twin", ref))
             if not scored:
                 continue
             similarity, kind, reference = max(scored)
@@ -344,6 +399,7 @@ class NeighbourGraph:
                 hash_confirmed=similarity[c] < threshold and c not in attached,
                 screenshot_match=c in attached and attached[c][2] == "screenshot",
                 turned_match=c in attached and attached[c][2] == "turned",
+                cropped_match=c in attached and attached[c][2] == "cropped",
             )
             for c in ordered
             for i in self.clusters[c]
@@ -351,6 +407,12 @@ class NeighbourGraph:
         if len(result) < 2:
             return None
         return Group(0, "near" if members else "exact", tuple(result))
+
+
+def _twins(reference: int, members: Sequence[int], adjacency: dict[int, dict[int, float]]) -> list[int]:
+    """The members of a reference's group that are the same picture as it (`TWIN_SIMILARITY`)."""
+    links = adjacency.get(reference, {})
+    return [m for m in members if links.get(m, -1.0) >= TWIN_SIMILARITY]
 
 
 def _clusters(count: int, exact: Iterable[Sequence[int]], records: Sequence[ImageRecord]) -> list[list[int]]:

@@ -58,7 +58,8 @@ class Member:
     nearly equals the reference's, so a reader is not puzzled by a similarity under the slider.
     `screenshot_match` marks a screenshot that joined because the picture pasted into it matches
     the reference (its similarity is that picture's, not the whole screenshot's); `turned_match`
-    a portrait picture that joined because, turned a quarter, it matches the landscape reference.
+    a portrait picture that joined because, turned a quarter, it matches the landscape reference;
+    `cropped_match` a smaller picture that joined because it matches a region of the reference.
     """
 
     image: ImageRecord
@@ -66,6 +67,7 @@ class Member:
     hash_confirmed: bool = False
     screenshot_match: bool = False
     turned_match: bool = False
+    cropped_match: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         payload = picture_payload(self.image, self.similarity)
@@ -75,6 +77,8 @@ class Member:
             payload["screenshot_match"] = True
         if self.turned_match:
             payload["turned_match"] = True
+        if self.cropped_match:
+            payload["cropped_match"] = True
         return payload
 
     @property
@@ -84,6 +88,7 @@ class Member:
             ("pHash match", self.hash_confirmed),
             ("a screenshot showing it", self.screenshot_match),
             ("turned a quarter", self.turned_match),
+            ("cropped from it", self.cropped_match),
         )
         notes = [note for note, on in flags if on]
         return f"{self.similarity:.3f}" + "".join(f" ({note})" for note in notes)

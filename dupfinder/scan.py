@@ -42,8 +42,13 @@ class ScanOptions:
     batch_size: int = 32
     # Also embed portrait pictures turned a quarter each way, to find copies turned in their
     # pixels: two more inferences per portrait picture, so a first scan of portrait photos takes
-    # 1.5 to 1.7 times as long (`python -m benchmarks.throughput`). Off unless asked for.
+    # 1.5 to 1.8 times as long (`python -m benchmarks.throughput`). Off unless asked for.
     turned_copies: bool = False
+    # Also embed six regions of each picture (`dupfinder.views.REGIONS`), to find copies cropped to
+    # a part of it: up to six more inferences per picture, so a first scan on a 2-core CPU takes
+    # about four times as long (60 against 228 images/s, `python -m benchmarks.throughput`). Off
+    # unless asked for.
+    cropped_copies: bool = False
 
 
 @dataclass
@@ -63,8 +68,8 @@ class ScanResult:
 class _Collected:
     """What a scan gathers per picture, in step: record, embedding, content key, pHash, the
     embedding of a picture pasted into it (None for all but screenshots), the embeddings of
-    the picture turned a quarter each way (None for all but portrait pictures) and its colour
-    signature."""
+    the picture turned a quarter each way (None for all but portrait pictures), its colour
+    signature and the embeddings of its regions (None unless cropped copies are looked for)."""
 
     records: list[ImageRecord] = field(default_factory=list)
     vectors: list[np.ndarray] = field(default_factory=list)
@@ -73,6 +78,7 @@ class _Collected:
     inner: list[np.ndarray | None] = field(default_factory=list)
     turned: list[np.ndarray | None] = field(default_factory=list)
     chromas: list[int] = field(default_factory=list)
+    regions: list[np.ndarray | None] = field(default_factory=list)
 
     def add(
         self,
@@ -83,6 +89,7 @@ class _Collected:
         inner: np.ndarray | None,
         turned: np.ndarray | None,
         chroma: int,
+        regions: np.ndarray | None,
     ) -> None:
         self.records.append(record)
         self.vectors.append(vector)
@@ -91,6 +98,7 @@ class _Collected:
         self.inner.append(inner)
         self.turned.append(turned)
         self.chromas.append(chroma)
+        self.regions.append(regions)
 
 
 @dataclass
@@ -142,6 +150,7 @@ class Scanner:
             colours=collected.chromas,
             inner=collected.inner,
             turned=collected.turned,
+            regions=collected.regions,
         )
         report.groups = graph.groups(threshold)
         job.progress("group", 1, 1)
@@ -159,7 +168,11 @@ class Scanner:
         with ThreadPoolExecutor(max_workers=options.workers, thread_name_prefix="decode") as pool:
             for found, key in self._keys(files, pool, job, report):
                 cached = self.cache.image(key, model)
-                if cached is None or (options.turned_copies and _lacks_turns(cached)):
+                if (
+                    cached is None
+                    or (options.turned_copies and _lacks_turns(cached))
+                    or (options.cropped_copies and cached.regions is None)
+                ):
                     misses.append(_Pending(found, key))
                     continue
                 self.cache.remember_path(found.path, key)
@@ -171,11 +184,12 @@ class Scanner:
                     cached.inner,
                     cached.turned if options.turned_copies else None,
                     cached.chroma,
+                    cached.regions if options.cropped_copies else None,
                 )
                 report.stats.cached += 1
             job.progress("embed", report.stats.cached, len(files))
-            for batch in self._decoded_batches(misses, pool, options.batch_size, job, report):
-                for (pending, image), vector, inner, turned in zip(
+            for batch in self._decoded_batches(misses, pool, options, job, report):
+                for (pending, image), vector, inner, turned, regions in zip(
                     batch, *self._embed(batch, options.turned_copies)
                 ):
                     self.cache.store_image(
@@ -189,6 +203,7 @@ class Scanner:
                         image.picture_share,
                         turned,
                         image.chroma,
+                        regions,
                     )
                     self.cache.remember_path(pending.found.path, pending.key)
                     out.add(
@@ -199,6 +214,7 @@ class Scanner:
                         inner,
                         turned,
                         image.chroma,
+                        regions,
                     )
                 self.cache.commit()
                 job.progress(
@@ -207,9 +223,10 @@ class Scanner:
 
     def _embed(
         self, batch: list[tuple[_Pending, DecodedImage]], turned_copies: bool
-    ) -> tuple[np.ndarray, list[np.ndarray | None], list[np.ndarray | None]]:
-        """Whole-picture vectors, inner-picture vectors for the screenshots and (with
-        `turned_copies`) turned vectors for the portrait pictures, in one inference."""
+    ) -> tuple[np.ndarray, list[np.ndarray | None], list[np.ndarray | None], list[np.ndarray | None]]:
+        """Whole-picture vectors, inner-picture vectors for the screenshots, (with
+        `turned_copies`) turned vectors for the portrait pictures and the region vectors of the
+        pictures decoded with regions, in one inference."""
         count = len(batch)
         framed = [i for i, (_, image) in enumerate(batch) if image.inner is not None]
         portrait = [
@@ -220,6 +237,8 @@ class Scanner:
         pixels = [image.pixels for _, image in batch]
         pixels += [batch[i][1].inner for i in framed]  # type: ignore[misc]
         pixels += [turn for i in portrait for turn in turned_inputs(batch[i][1].pixels)]
+        region_counts = [0 if image.regions is None else len(image.regions) for _, image in batch]
+        pixels += [part for _, image in batch if image.regions is not None for part in image.regions]
         embedded = self.embedder.embed(np.stack(pixels))
         inner: list[np.ndarray | None] = [None] * count
         for offset, i in enumerate(framed):
@@ -228,7 +247,13 @@ class Scanner:
         start = count + len(framed)
         for offset, i in enumerate(portrait):
             turned[i] = embedded[start + 2 * offset : start + 2 * offset + 2]
-        return embedded[:count], inner, turned
+        regions: list[np.ndarray | None] = [None] * count
+        start += 2 * len(portrait)
+        for i, (_, image) in enumerate(batch):
+            if image.regions is not None:
+                regions[i] = embedded[start : start + region_counts[i]]
+                start += region_counts[i]
+        return embedded[:count], inner, turned, regions
 
     def _keys(
         self, files: list[FoundFile], pool: ThreadPoolExecutor, job: Job, report: Report
@@ -254,14 +279,17 @@ class Scanner:
                 report.errors.append(FileError(found.path, result.args[0]))
 
     def _decoded_batches(
-        self, misses: list[_Pending], pool: ThreadPoolExecutor, batch_size: int, job: Job, report: Report
+        self, misses: list[_Pending], pool: ThreadPoolExecutor, options: ScanOptions, job: Job, report: Report
     ) -> Iterator[list[tuple[_Pending, DecodedImage]]]:
         """Decoded pictures in batches, decoding ahead while the caller runs inference."""
         size, mode = self.embedder.card.input_size, self.embedder.card.resize
+        batch_size, regions = options.batch_size, options.cropped_copies
         window: deque[tuple[_Pending, Future[DecodedImage | _Failure]]] = deque()
         source = iter(misses)
         batch: list[tuple[_Pending, DecodedImage]] = []
-        decode = _catching(lambda p: load_for_model(Path(p.found.path), size, mode, find_inner=True))  # type: ignore[arg-type]
+        decode = _catching(
+            lambda p: load_for_model(Path(p.found.path), size, mode, find_inner=True, find_regions=regions)  # type: ignore[arg-type]
+        )
         try:
             while True:
                 while len(window) < batch_size * 3 and (pending := next(source, None)) is not None:

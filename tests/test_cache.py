@@ -117,11 +117,38 @@ def test_a_portrait_pictures_turned_vectors_round_trip(tmp_path: Path) -> None:
         assert hit is not None and hit.turned is not None and np.array_equal(hit.turned, turned)
 
 
-@pytest.mark.parametrize("version", ["1", "2", "3", "4", "5"])
+@pytest.mark.parametrize(
+    ("vectors", "expected_rows"), [(np.arange(96, dtype=np.float32).reshape(6, 16), 6), (None, None)]
+)
+def test_region_vectors_round_trip_and_none_stays_apart_from_no_region(
+    tmp_path: Path, vectors: np.ndarray | None, expected_rows: int | None
+) -> None:
+    """Regions all of one flat colour leave a picture with no region vectors, which is not the
+    same as never having looked (NULL), or every rescan would decode it again."""
+    with EmbeddingCache(tmp_path / "c.db") as cache:
+        cache.store_image(ContentKey("a", 1, 2), "model", 9, 9, np.ones(16, np.float32), 5, regions=vectors)
+        cache.store_image(
+            ContentKey("flat", 1, 2), "model", 9, 9, np.ones(16, np.float32), 5, regions=np.zeros((0, 16))
+        )
+    with EmbeddingCache(tmp_path / "c.db") as cache:
+        hit, flat = (
+            cache.image(ContentKey("a", 1, 2), "model"),
+            cache.image(ContentKey("flat", 1, 2), "model"),
+        )
+        assert hit is not None and flat is not None
+        assert flat.regions is not None and flat.regions.shape == (0, 16)
+        if vectors is None:
+            assert hit.regions is None
+        else:
+            assert hit.regions is not None and hit.regions.shape == (expected_rows, 16)
+            assert np.array_equal(hit.regions, vectors)
+
+
+@pytest.mark.parametrize("version", ["1", "2", "3", "4", "5", "6"])
 def test_a_cache_of_an_older_layout_is_started_afresh(tmp_path: Path, version: str) -> None:
     """Version 1 had no pHash column, version 2 no inner vectors, version 3 no picture share,
-    version 4 vectors of banded pictures cut as if they had bars, and version 5 no colour signature:
-    opening any must neither fail nor serve its rows."""
+    version 4 vectors of banded pictures cut as if they had bars, version 5 no colour signature and
+    version 6 no region vectors: opening any must neither fail nor serve its rows."""
     import sqlite3
 
     old = sqlite3.connect(tmp_path / "c.db")
@@ -136,6 +163,7 @@ def test_a_cache_of_an_older_layout_is_started_afresh(tmp_path: Path, version: s
             "3": "phash INTEGER, inner BLOB, ",
             "4": "phash INTEGER, inner BLOB, picture_share REAL, turned BLOB, ",
             "5": "phash INTEGER, inner BLOB, picture_share REAL, turned BLOB, ",
+            "6": "phash INTEGER, inner BLOB, picture_share REAL, turned BLOB, chroma INTEGER, ",
         }[version]
         + "PRIMARY KEY (fingerprint, size, mtime_ns, model));"
         + (
@@ -146,6 +174,7 @@ def test_a_cache_of_an_older_layout_is_started_afresh(tmp_path: Path, version: s
                 "3": ", 7, NULL);",
                 "4": ", 7, NULL, 1.0, NULL);",
                 "5": ", 7, NULL, 1.0, NULL);",
+                "6": ", 7, NULL, 1.0, NULL, 0);",
             }[version]
         )
     )

@@ -404,3 +404,106 @@ def test_turned_looks_never_match_a_picture_of_the_same_orientation(rng: np.rand
     assert NeighbourGraph(records, vectors, turned=turned).groups(0.9) == []
     square = [ImageRecord("/p/a.jpg", 3000, 3000, 3_000_000, 1.0), *records[1:]]
     assert NeighbourGraph(square, vectors, turned=turned).groups(0.9) == []
+
+
+def _crop_scene(rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A picture, a crop of it (its whole vector unlike the picture's) and the picture's region
+    that the crop keeps (like the crop)."""
+    picture = _unit(rng.normal(size=(1, 32)))[0]
+    crop = _at_angle(picture, _unit(rng.normal(size=(1, 32)))[0], 0.6)
+    region = _at_angle(crop, _unit(rng.normal(size=(1, 32)))[0], 0.97)
+    return picture, crop, region
+
+
+def _regions(count: int, owner: int, region: np.ndarray, rng: np.random.Generator) -> list[np.ndarray | None]:
+    regions: list[np.ndarray | None] = [None] * count
+    regions[owner] = np.stack([_unit(rng.normal(size=(1, 32)))[0], region]).astype(np.float32)
+    return regions
+
+
+def test_a_cropped_copy_joins_the_group_of_the_picture_whose_region_it_matches(
+    rng: np.random.Generator,
+) -> None:
+    picture, crop, region = _crop_scene(rng)
+    copy = _at_angle(picture, _unit(rng.normal(size=(1, 32)))[0], 0.98)
+    vectors = np.vstack([picture, copy, crop, _unit(rng.normal(size=(4, 32)))]).astype(np.float32)
+    records = [
+        ImageRecord("/p/photo.jpg", 4000, 3000, 3_000_000, 1.0),
+        ImageRecord("/p/copy.jpg", 2000, 1500, 900_000, 1.0),
+        ImageRecord("/p/crop.jpg", 2400, 1800, 1_500_000, 2.0),
+        *[ImageRecord(f"/p/other{i}.jpg", 1000, 800, 1000, 1.0) for i in range(4)],
+    ]
+    group = NeighbourGraph(records, vectors, regions=_regions(7, 0, region, rng)).groups(0.95)[0]
+    assert [m.image.path for m in group.members] == ["/p/photo.jpg", "/p/copy.jpg", "/p/crop.jpg"]
+    member = group.members[2]
+    assert member.cropped_match and not member.turned_match
+    assert member.similarity == pytest.approx(0.97, abs=1e-3)
+    assert member.to_dict()["cropped_match"] is True and "cropped from it" in member.similarity_text
+    assert _paths(NeighbourGraph(records, vectors), 0.95) == [{"/p/photo.jpg", "/p/copy.jpg"}]
+
+
+def test_two_lone_pictures_pair_by_a_region_with_the_bigger_one_kept(rng: np.random.Generator) -> None:
+    picture, crop, region = _crop_scene(rng)
+    vectors = np.vstack([crop, picture, _unit(rng.normal(size=(3, 32)))]).astype(np.float32)
+    records = [
+        ImageRecord("/p/crop.jpg", 1200, 900, 400_000, 1.0),
+        ImageRecord("/p/photo.jpg", 4000, 3000, 3_000_000, 2.0),
+        *[ImageRecord(f"/p/other{i}.jpg", 1000, 800, 1000, 1.0) for i in range(3)],
+    ]
+    groups = NeighbourGraph(records, vectors, regions=_regions(5, 1, region, rng)).groups(0.95)
+    assert [[m.image.path for m in g.members] for g in groups] == [["/p/photo.jpg", "/p/crop.jpg"]]
+    assert groups[0].members[1].cropped_match
+
+
+def test_a_region_never_matches_a_picture_with_as_many_pixels_as_its_owner(rng: np.random.Generator) -> None:
+    """A crop keeps fewer pixels than its source: a region like a bigger picture is a look-alike
+    detail (a corner of sky, a logo), not a copy."""
+    picture, crop, region = _crop_scene(rng)
+    vectors = np.vstack([picture, crop, _unit(rng.normal(size=(3, 32)))]).astype(np.float32)
+    records = [
+        ImageRecord("/p/photo.jpg", 1200, 900, 3_000_000, 1.0),
+        ImageRecord("/p/bigger.jpg", 4000, 3000, 400_000, 2.0),
+        *[ImageRecord(f"/p/other{i}.jpg", 1000, 800, 1000, 1.0) for i in range(3)],
+    ]
+    assert NeighbourGraph(records, vectors, regions=_regions(5, 0, region, rng)).groups(0.9) == []
+
+
+def test_a_picture_joins_through_the_reference_s_twin_when_the_reference_frames_it_otherwise(
+    rng: np.random.Generator,
+) -> None:
+    """The reference is a padded copy (more pixels) of the photo; a crop matches the photo but not
+    the padded copy, and the photo is the same picture as the reference (a twin, >= 0.99)."""
+    photo = _unit(rng.normal(size=(1, 32)))[0]
+    padded = _at_angle(photo, _unit(rng.normal(size=(1, 32)))[0], 0.995)
+    crop = _at_angle(photo, photo - padded, 0.965)  # away from the padded copy
+    vectors = np.vstack([padded, photo, crop, _unit(rng.normal(size=(3, 32)))]).astype(np.float32)
+    assert float(crop @ padded) < 0.95 < float(crop @ photo)
+    records = [
+        ImageRecord("/p/padded.png", 4000, 4000, 5_000_000, 1.0),
+        ImageRecord("/p/photo.jpg", 4000, 3000, 3_000_000, 1.0),
+        ImageRecord("/p/crop.jpg", 3000, 2000, 900_000, 1.0),
+        *[ImageRecord(f"/p/other{i}.jpg", 1000, 800, 1000, 1.0) for i in range(3)],
+    ]
+    group = NeighbourGraph(records, vectors).groups(0.95)[0]
+    assert [m.image.path for m in group.members] == ["/p/padded.png", "/p/photo.jpg", "/p/crop.jpg"]
+    assert group.members[2].similarity == pytest.approx(float(crop @ photo), abs=1e-5)
+    loose_twin = vectors.copy()
+    loose_twin[1] = _at_angle(padded, photo - padded, 0.97)  # like the reference, but no twin
+    loose_twin[2] = _at_angle(loose_twin[1], loose_twin[1] - padded, 0.955)
+    assert float(loose_twin[2] @ padded) < 0.95
+    assert _paths(NeighbourGraph(records, loose_twin), 0.95) == [{"/p/padded.png", "/p/photo.jpg"}]
+
+
+def test_a_crop_matches_a_region_of_the_reference_s_twin(rng: np.random.Generator) -> None:
+    picture, crop, region = _crop_scene(rng)
+    padded = _at_angle(picture, _unit(rng.normal(size=(1, 32)))[0], 0.995)
+    vectors = np.vstack([padded, picture, crop, _unit(rng.normal(size=(3, 32)))]).astype(np.float32)
+    records = [
+        ImageRecord("/p/padded.png", 4000, 4000, 5_000_000, 1.0),
+        ImageRecord("/p/photo.jpg", 4000, 3000, 3_000_000, 1.0),
+        ImageRecord("/p/crop.jpg", 2000, 1500, 900_000, 1.0),
+        *[ImageRecord(f"/p/other{i}.jpg", 1000, 800, 1000, 1.0) for i in range(3)],
+    ]
+    group = NeighbourGraph(records, vectors, regions=_regions(6, 1, region, rng)).groups(0.95)[0]
+    assert [m.image.path for m in group.members] == ["/p/padded.png", "/p/photo.jpg", "/p/crop.jpg"]
+    assert group.members[2].cropped_match

@@ -174,3 +174,30 @@ def test_a_copy_turned_a_quarter_in_its_pixels_joins_from_a_fresh_decode_and_fro
     names = [Path(record.path).name for record in result.graph.records]
     whole, photo_vector = (result.vectors[names.index(name)] for name in ("turned.png", "photo.png"))
     assert float(whole @ photo_vector) < report.threshold  # as a whole, the turned copy would not match
+
+
+def test_a_cropped_copy_joins_from_a_fresh_decode_and_from_the_cache(
+    tiny_model: Path, tmp_path: Path
+) -> None:
+    """The crop keeps the photo's centre 36%: as a whole it is unlike the photo to the tiny model,
+    but it is the photo's centre region, which a scan with cropped copies embeds."""
+    photos = tmp_path / "pics"
+    photo = synthetic_photo(16, (400, 300))
+    save(photo, photos / "photo.png")
+    save(photo.crop((80, 60, 320, 240)), photos / "crop.png")
+    save(synthetic_photo(17, (200, 150)), photos / "other.png")
+    with EmbeddingCache(tmp_path / "cache.db") as cache:
+        plain = Scanner(Embedder(tiny_model), cache).scan(ScanOptions([photos])).report
+    assert plain.groups == []  # off by default: it costs up to six inferences per picture
+    for cached in (0, 3):  # the first scan cached no regions, so every picture is decoded again
+        with EmbeddingCache(tmp_path / "cache.db") as cache:
+            result = Scanner(Embedder(tiny_model), cache).scan(ScanOptions([photos], cropped_copies=True))
+        report = result.report
+        assert report.stats.cached == cached
+        assert [[Path(m.image.path).name for m in g.members] for g in report.groups] == [
+            ["photo.png", "crop.png"]
+        ]
+        assert report.groups[0].members[1].cropped_match
+    names = [Path(record.path).name for record in result.graph.records]
+    crop, photo_vector = (result.vectors[names.index(name)] for name in ("crop.png", "photo.png"))
+    assert float(crop @ photo_vector) < report.threshold  # as a whole, the crop would not match

@@ -59,6 +59,7 @@ class ScanFlow(QObject):
             threshold=self.settings.threshold,
             workers=self.settings.workers,
             turned_copies=self.settings.turned_copies,
+            cropped_copies=self.settings.cropped_copies,
         )
 
     def start(self) -> bool:
