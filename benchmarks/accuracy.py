@@ -16,10 +16,12 @@ Originals are unrelated to one another: at most one comes from a numbered or col
 Methods: dupfinder's model alone at its card's threshold (every pair scored on its own, one
 embedding per file); the model with second looks (a screenshot's pasted picture, a portrait
 picture's quarter turns, each against the other file's whole picture); the engine as users see it,
-by default and with `--turned-copies` (the same model and threshold, plus exact-copy clusters,
-second looks and the grouping rules of `dupfinder.grouping`, including the card's pHash
-confirmation of pairs just below the threshold: a pair counts as found when both files land in one
-group); and pHash and dHash (the `imagehash` package) at Hamming distance <= 10, the common default.
+by default, with `--turned-copies` and with `--turned-copies --cropped-copies` (the same model and
+threshold, plus exact-copy clusters, second looks and the grouping rules of `dupfinder.grouping`,
+including the card's pHash confirmation of pairs just below the threshold: a pair counts as found
+when both files land in one group); and pHash and dHash (the `imagehash` package) at Hamming
+distance <= 10, the common default. Random crops of the originals (`benchmarks.random_crops`) check
+whether finding cropped copies carries over to crops the tiers do not name.
 
 `--split val --calibrate` runs the same protocol on the validation split instead and writes the
 threshold that reaches the target pair precision there into the model's card, then the widest pHash
@@ -43,6 +45,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
+from benchmarks import random_crops
 from benchmarks.pairs import (
     PairSet,
     counts_at,
@@ -228,6 +231,7 @@ class Embedded:
     inner: list[np.ndarray | None]  # a screenshot's inner-picture vector, None for other files
     turned: list[np.ndarray | None]  # a portrait picture's two turned vectors, None for others
     chromas: list[int]  # colour signatures (`dupfinder.chroma`), as the cache stores them
+    regions: list[np.ndarray | None]  # region vectors (R, D) per file, None unless asked for
 
     def looks(self) -> ViewLooks:
         """Second looks as matrices, for scoring every pair at once."""
@@ -244,18 +248,22 @@ class Embedded:
         return ViewLooks(inner, has_inner, turned, has_turned, landscape)
 
 
-def embed_files(paths: list[Path], embedder: Embedder, workers: int, second_looks: bool = True) -> Embedded:
+def embed_files(
+    paths: list[Path], embedder: Embedder, workers: int, second_looks: bool = True, regions: bool = False
+) -> Embedded:
     """Model embeddings through the engine's own decode path, each file's pixel size and pHash,
-    and with `second_looks` the vector of a picture pasted into a screenshot (as every scan) and a
-    portrait picture's vectors turned a quarter each way (as a scan with `--turned-copies`)."""
+    with `second_looks` the vector of a picture pasted into a screenshot (as every scan) and a
+    portrait picture's vectors turned a quarter each way (as a scan with `--turned-copies`), and
+    with `regions` the vectors of each picture's regions (as a scan with `--cropped-copies`)."""
     size, mode = embedder.card.input_size, embedder.card.resize
+    Decoded = tuple[np.ndarray, tuple[int, int], int, np.ndarray | None, int, np.ndarray | None]
 
-    def decode(path: Path) -> tuple[np.ndarray, tuple[int, int], int, np.ndarray | None, int]:
+    def decode(path: Path) -> Decoded:
         try:
-            d = load_for_model(path, size, mode, second_looks)  # type: ignore[arg-type]
-            return d.pixels, (d.width, d.height), d.phash, d.inner, d.chroma
+            d = load_for_model(path, size, mode, second_looks, regions)  # type: ignore[arg-type]
+            return d.pixels, (d.width, d.height), d.phash, d.inner, d.chroma, d.regions
         except DecodeError:
-            return np.zeros((size, size, 3), np.uint8), (0, 0), 0, None, 0
+            return np.zeros((size, size, 3), np.uint8), (0, 0), 0, None, 0, None
 
     def embed(pixels: list[np.ndarray]) -> np.ndarray:
         if not pixels:
@@ -275,8 +283,14 @@ def embed_files(paths: list[Path], embedder: Embedder, workers: int, second_look
     turned: list[np.ndarray | None] = [None] * len(paths)
     for row, i in enumerate(portrait):
         turned[i] = turned_vectors[2 * row : 2 * row + 2]
+    counts = [0 if d[5] is None else len(d[5]) for d in decoded]
+    region_vectors = embed([part for d in decoded if d[5] is not None for part in d[5]])
+    starts = np.cumsum([0, *counts])
+    parts: list[np.ndarray | None] = [
+        None if d[5] is None else region_vectors[starts[i] : starts[i + 1]] for i, d in enumerate(decoded)
+    ]
     hashes = np.array([d[2] for d in decoded], np.uint64)
-    return Embedded(vectors, [d[1] for d in decoded], hashes, inner, turned, [d[4] for d in decoded])
+    return Embedded(vectors, [d[1] for d in decoded], hashes, inner, turned, [d[4] for d in decoded], parts)
 
 
 def view_scores(vectors: np.ndarray, looks: ViewLooks) -> Callable[[np.ndarray], np.ndarray]:
@@ -308,6 +322,7 @@ def engine_graph(
     inner: list[np.ndarray | None] | None = None,
     turned: list[np.ndarray | None] | None = None,
     colours: list[int] | None = None,
+    regions: list[np.ndarray | None] | None = None,
 ) -> tuple[NeighbourGraph, dict[str, int]]:
     """The neighbour graph a scan builds over these files (exact copies by content hash included)
     and each file's row by path; one graph serves every threshold from GRAPH_FLOOR up."""
@@ -328,6 +343,7 @@ def engine_graph(
         inner=inner,
         turned=turned,
         colours=colours,
+        regions=regions,
     )
     return graph, index_of
 
@@ -351,10 +367,29 @@ def engine_groups(
     inner: list[np.ndarray | None] | None = None,
     turned: list[np.ndarray | None] | None = None,
     colours: list[int] | None = None,
+    regions: list[np.ndarray | None] | None = None,
 ) -> np.ndarray:
     """The group id the engine gives each file (-1: in no group), as a scan would group them."""
-    graph, index_of = engine_graph(paths, vectors, sizes, hashes, confirm, inner, turned, colours)
+    graph, index_of = engine_graph(paths, vectors, sizes, hashes, confirm, inner, turned, colours, regions)
     return group_ids(graph, index_of, threshold)
+
+
+def _random_crops(
+    files: BenchFiles,
+    embedded: Embedded,
+    embedder: Embedder,
+    work: Path,
+    workers: int,
+    seed: int,
+    threshold: float,
+) -> dict[str, Any]:
+    """How many random crops of the originals a scan with --cropped-copies would link."""
+    originals = np.flatnonzero(files.is_original)
+    crops = random_crops.write_random_crops([files.paths[i] for i in originals], work, seed)
+    crop_vectors = embed_files([c[2] for c in crops], embedder, workers, second_looks=False).vectors
+    return random_crops.found_share(
+        embedded.vectors[originals], [embedded.regions[i] for i in originals], crops, crop_vectors, threshold
+    )
 
 
 def hash_files(paths: list[Path], kind: str, workers: int) -> np.ndarray:
@@ -409,6 +444,13 @@ def run(
     embedded = embed_files(files.paths, embedder, workers, second_looks)
     vectors = embedded.vectors
     seconds = time.perf_counter() - start
+    region_seconds = 0.0
+    if second_looks:
+        # Regions in a pass of their own, so the other rows' time is a scan's without them (the
+        # cropped row's then counts the decoding and whole pictures twice: a little too slow).
+        start = time.perf_counter()
+        embedded.regions = embed_files(files.paths, embedder, workers, False, regions=True).regions
+        region_seconds = time.perf_counter() - start
     results["methods"]["dupfinder"] = evaluate_method(
         pairs, lambda rows: vectors[rows] @ vectors.T, threshold, seconds
     )
@@ -422,11 +464,18 @@ def run(
     }
     results["turned_looks"] = int(looks.has_turned.sum())
     if second_looks:
+        results["random_crops"] = _random_crops(files, embedded, embedder, work, workers, seed, threshold)
+    if second_looks:
         results["methods"]["dupfinder-views"] = evaluate_method(
             pairs, view_scores(vectors, looks), threshold, seconds
         )
-    # The engine as a default scan groups (screenshot looks), then with --turned-copies.
-    for name, turns in (("engine", False), ("engine-turned", True)):
+    # The engine as a default scan groups (screenshot looks), with --turned-copies, and with
+    # --turned-copies --cropped-copies.
+    for name, turns, crops in (
+        ("engine", False, False),
+        ("engine-turned", True, False),
+        ("engine-cropped", True, True),
+    ):
         if turns and not second_looks:
             continue
         start = time.perf_counter()
@@ -440,9 +489,11 @@ def run(
             embedded.inner if second_looks else None,
             embedded.turned if turns else None,
             embedded.chromas,
+            embedded.regions if crops else None,
         )
         grouping_seconds = time.perf_counter() - start
-        results["methods"][name] = _grouped(pairs, group_of, seconds + grouping_seconds)
+        total = seconds + grouping_seconds + (region_seconds if crops else 0.0)
+        results["methods"][name] = _grouped(pairs, group_of, total)
         results["methods"][name]["false_pairs_by_source"] = false_pair_sources(files, group_of)
     model_precision = results["methods"]["dupfinder"]["precision"]
     for kind in ("phash", "dhash"):
@@ -472,7 +523,7 @@ def run(
     results["gates"] = check_gates(results)
     results["gates_by_method"] = {
         name: check_gates(results, name)
-        for name in ("dupfinder-views", "engine", "engine-turned")
+        for name in ("dupfinder-views", "engine", "engine-turned", "engine-cropped")
         if name in results["methods"]
     }
     return results
@@ -739,12 +790,16 @@ def _grouped(pairs: PairSet, group_of: np.ndarray, seconds: float) -> dict[str, 
     return method
 
 
-def _engine_label(rule: dict[str, Any], second_looks: bool, turned: bool = False) -> str:
+def _engine_label(
+    rule: dict[str, Any], second_looks: bool, turned: bool = False, cropped: bool = False
+) -> str:
     parts = ["model", "exact copies", "grouping"]
     if second_looks:
         parts.append("screenshot looks")
     if turned:
         parts.append("turned copies")
+    if cropped:
+        parts.append("cropped copies")
     if rule:
         parts.append(f"pHash ≤ {rule['max_distance']} within {rule['margin']:.2f} below the threshold")
     return f"dupfinder engine ({' + '.join(parts)})"
@@ -773,6 +828,8 @@ def markdown(results: dict[str, Any]) -> str:
             + _engine_label(results.get("hash_confirm") or {}, results.get("second_looks", False)),
             "engine-turned": "scan with --turned-copies: "
             + _engine_label(results.get("hash_confirm") or {}, True, True),
+            "engine-cropped": "scan with --turned-copies --cropped-copies: "
+            + _engine_label(results.get("hash_confirm") or {}, True, True, True),
             "phash": "pHash (Hamming ≤ 10)",
             "dhash": "dHash (Hamming ≤ 10)",
             "phash-matched": _matched_label("pHash", distance, m),
@@ -786,6 +843,18 @@ def markdown(results: dict[str, Any]) -> str:
             f"{m['hard_negatives_grouped']}/{results['hard_negative_pairs']} | "
             f"{m['seconds']:.1f} |"
         )
+    crops = results.get("random_crops")
+    if crops:
+        lines += [
+            "",
+            "Random crops of the originals (`benchmarks.random_crops`): the share a scan would link",
+            "",
+            "| crop area | crops | whole picture | with --cropped-copies |",
+            "|---|---|---|---|",
+        ]
+        for band, share in [*crops["by_area"].items(), ("all", crops["all"])]:
+            whole, regions = share["whole"], share["with_regions"]
+            lines.append(f"| {band} | {share['crops']} | {whole:.3f} | {regions:.3f} |")
     return "\n".join(lines) + "\n"
 
 
@@ -817,7 +886,7 @@ def main() -> None:
     parser.add_argument(
         "--no-second-looks",
         action="store_true",
-        help="leave out the second looks (a screenshot's pasted picture, a portrait picture's turns)",
+        help="leave out the second looks (a screenshot's pasted picture, a picture's turns and regions)",
     )
     parser.add_argument("--work", type=Path, default=Path.home() / ".cache" / "dupfinder" / "bench")
     parser.add_argument(

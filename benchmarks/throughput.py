@@ -3,7 +3,8 @@
 Model-only inference says whether the model or decoding bounds a scan; the scan figures are what
 a user waits for. Pictures are generated (photo-like, 1600×1200 JPEG) so the run needs no corpus.
 Cold scans of the same pictures stood upright (1200×1600), without and with `turned_copies`,
-price the turned second looks that portrait pictures then get (two more embeddings each). Decoding
+price the turned second looks that portrait pictures then get (two more embeddings each), and a
+cold scan with `cropped_copies` prices the regions (up to six more embeddings per picture). Decoding
 alone is timed with and without the screenshot search, in alternating passes, to price that search.
 """
 
@@ -48,9 +49,16 @@ def make_library(folder: Path, count: int, portrait: bool = False) -> None:
 
 
 def scan_rate(
-    embedder: Embedder, folder: Path, cache_file: Path, workers: int, turned_copies: bool = False
+    embedder: Embedder,
+    folder: Path,
+    cache_file: Path,
+    workers: int,
+    turned_copies: bool = False,
+    cropped_copies: bool = False,
 ) -> tuple[float, int]:
-    options = ScanOptions([folder], workers=workers, turned_copies=turned_copies)
+    options = ScanOptions(
+        [folder], workers=workers, turned_copies=turned_copies, cropped_copies=cropped_copies
+    )
     with EmbeddingCache(cache_file) as cache:
         start = time.perf_counter()
         report = Scanner(embedder, cache).scan(options).report
@@ -90,6 +98,9 @@ def run(model: Path, images: int, batch_size: int, workers: int) -> dict[str, ob
         plain_ms, searching_ms = decode_ms(embedder, folder)
         cold, _ = scan_rate(embedder, folder, Path(scratch) / "cache.db", workers)
         warm, cached = scan_rate(embedder, folder, Path(scratch) / "cache.db", workers)
+        cold_cropped, _ = scan_rate(
+            embedder, folder, Path(scratch) / "cropped.db", workers, cropped_copies=True
+        )
         upright = Path(scratch) / "portrait"
         make_library(upright, images, portrait=True)
         cold_portrait, _ = scan_rate(embedder, upright, Path(scratch) / "portrait.db", workers)
@@ -101,6 +112,7 @@ def run(model: Path, images: int, batch_size: int, workers: int) -> dict[str, ob
         "decode_with_screenshot_search_ms": round(searching_ms, 2),
         "scan_images": images,
         "scan_cold_images_per_second": round(cold, 1),
+        "scan_cold_cropped_copies_images_per_second": round(cold_cropped, 1),
         "scan_cold_portrait_images_per_second": round(cold_portrait, 1),
         "scan_cold_portrait_turned_copies_images_per_second": round(cold_turned, 1),
         "scan_warm_images_per_second": round(warm, 1),
