@@ -20,6 +20,9 @@ log = logging.getLogger(__name__)
 Device = Literal["auto", "cpu", "cuda"]
 DEVICES: tuple[str, ...] = ("auto", "cpu", "cuda")
 _PREFERENCE = ("CUDAExecutionProvider", "CPUExecutionProvider")
+# Pictures per inference call: a scan's batch with second looks (up to seven inputs per picture)
+# runs about 15% slower on a CPU as one call of 224 than as calls of 64 (cache-sized work).
+MAX_RUN = 64
 
 
 class ModelError(Exception):
@@ -108,6 +111,12 @@ class Embedder:
         """(N, size, size, 3) uint8 → (N, D) float32, rows of unit length."""
         if batch.dtype != np.uint8 or batch.ndim != 4:
             raise ValueError(f"expected a uint8 NHWC batch, received {batch.dtype} {batch.shape}")
-        output = self._session.run(None, {self._input: batch})[0].astype(np.float32, copy=False)
+        runs = [
+            self._session.run(None, {self._input: batch[start : start + MAX_RUN]})[0]
+            for start in range(0, len(batch), MAX_RUN)
+        ]
+        output = (np.concatenate(runs) if runs else np.zeros((0, self.card.embedding_dim))).astype(
+            np.float32, copy=False
+        )
         norms = np.linalg.norm(output, axis=1, keepdims=True)
         return output / np.maximum(norms, 1e-12)  # the graph normalises; this guards old models

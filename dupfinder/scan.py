@@ -42,11 +42,11 @@ class ScanOptions:
     batch_size: int = 32
     # Also embed portrait pictures turned a quarter each way, to find copies turned in their
     # pixels: two more inferences per portrait picture, so a first scan of portrait photos takes
-    # 1.5 to 1.8 times as long (`python -m benchmarks.throughput`). Off unless asked for.
+    # 1.4 to 1.8 times as long (`python -m benchmarks.throughput`). Off unless asked for.
     turned_copies: bool = False
     # Also embed six regions of each picture (`dupfinder.views.REGIONS`), to find copies cropped to
     # a part of it: up to six more inferences per picture, so a first scan on a 2-core CPU takes
-    # about four times as long (60 against 228 images/s, `python -m benchmarks.throughput`). Off
+    # about three times as long (83 against 240 images/s, `python -m benchmarks.throughput`). Off
     # unless asked for.
     cropped_copies: bool = False
 

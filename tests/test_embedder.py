@@ -53,3 +53,14 @@ def test_not_an_onnx_file_is_a_model_error(tmp_path: Path) -> None:
     model.write_bytes(b"garbage")
     with pytest.raises(ModelError, match="cannot load model"):
         Embedder(model)
+
+
+def test_a_batch_larger_than_one_run_is_split_and_kept_in_order(tiny_model: Path) -> None:
+    from dupfinder.embedder import MAX_RUN
+
+    embedder = Embedder(tiny_model, device="cpu")
+    batch = np.random.default_rng(1).integers(0, 256, (MAX_RUN + 3, 64, 64, 3), dtype=np.uint8)
+    whole = embedder.embed(batch)
+    assert whole.shape == (MAX_RUN + 3, 48)
+    assert np.allclose(whole[-3:], embedder.embed(batch[-3:]), atol=1e-5)
+    assert embedder.embed(batch[:0]).shape == (0, 48)
