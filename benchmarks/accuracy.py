@@ -847,7 +847,7 @@ def markdown(results: dict[str, Any]) -> str:
     if crops:
         lines += [
             "",
-            "Random crops of the originals (`benchmarks.random_crops`): the share a scan would link",
+            "Random crops of the originals (`benchmarks.random_crops`): the share reaching the threshold",
             "",
             "| crop area | crops | whole picture | with --cropped-copies |",
             "|---|---|---|---|",
