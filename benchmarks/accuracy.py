@@ -357,23 +357,6 @@ def group_ids(graph: NeighbourGraph, index_of: dict[str, int], threshold: float)
     return group_of
 
 
-def engine_groups(
-    paths: list[Path],
-    vectors: np.ndarray,
-    sizes: list[tuple[int, int]],
-    threshold: float,
-    hashes: np.ndarray | None = None,
-    confirm: HashConfirm | None = None,
-    inner: list[np.ndarray | None] | None = None,
-    turned: list[np.ndarray | None] | None = None,
-    colours: list[int] | None = None,
-    regions: list[np.ndarray | None] | None = None,
-) -> np.ndarray:
-    """The group id the engine gives each file (-1: in no group), as a scan would group them."""
-    graph, index_of = engine_graph(paths, vectors, sizes, hashes, confirm, inner, turned, colours, regions)
-    return group_ids(graph, index_of, threshold)
-
-
 def _random_crops(
     files: BenchFiles,
     embedded: Embedded,
@@ -479,11 +462,10 @@ def run(
         if turns and not second_looks:
             continue
         start = time.perf_counter()
-        group_of = engine_groups(
+        graph, index_of = engine_graph(
             files.paths,
             vectors,
             embedded.sizes,
-            threshold,
             embedded.hashes,
             embedder.card.confirm_rule if hash_confirm else None,
             embedded.inner if second_looks else None,
@@ -491,6 +473,7 @@ def run(
             embedded.chromas,
             embedded.regions if crops else None,
         )
+        group_of = group_ids(graph, index_of, threshold)
         grouping_seconds = time.perf_counter() - start
         total = seconds + grouping_seconds + (region_seconds if crops else 0.0)
         results["methods"][name] = _grouped(pairs, group_of, total)

@@ -24,7 +24,7 @@ from dupfinder.bars import trim_bars
 from dupfinder.chroma import chroma_signature
 from dupfinder.framed import framed_picture_box
 from dupfinder.phash import perceptual_hash
-from dupfinder.views import region_inputs
+from dupfinder.views import is_flat, region_boxes
 
 ResizeMode = Literal["stretch", "pad", "trim-stretch"]
 # trim-stretch: cut letterbox/pillarbox bars (`dupfinder.bars`), then stretch.
@@ -99,6 +99,16 @@ def resize_for_model(image: Image.Image, size: int, mode: ResizeMode = "stretch"
         canvas.paste(fitted, ((size - fitted.width) // 2, (size - fitted.height) // 2))
         return canvas
     raise ValueError(f"Invalid value for `mode`: expected one of {RESIZE_MODES}, received: {mode!r}")
+
+
+def region_inputs(picture: Image.Image, size: int) -> np.ndarray:
+    """The model's inputs for the picture's regions (`dupfinder.views.REGIONS`) that are not
+    nearly one flat colour: (regions, size, size, 3) uint8, possibly with no rows."""
+    parts = (
+        np.asarray(resize_for_model(picture.crop(box), size), np.uint8) for box in region_boxes(*picture.size)
+    )
+    kept = [part for part in parts if not is_flat(part)]
+    return np.stack(kept) if kept else np.zeros((0, size, size, 3), np.uint8)
 
 
 def open_oriented_rgb(path: Path | BinaryIO, draft_size: int | None = None) -> tuple[Image.Image, int, int]:

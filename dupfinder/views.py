@@ -20,7 +20,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from PIL import Image
 
 # The longer side must exceed the shorter by this factor to count as portrait or landscape:
 # a nearly square picture turned is still nearly square, and its turn would find look-alikes.
@@ -43,8 +42,9 @@ def _corners(side: float) -> tuple[Region, ...]:
 
 # A tight crop keeps the subject (a centred box), a trim cuts two edges (a corner box). The centre
 # boxes keep 36% and 56% of the area, the corners 64%. Only a crop framed much like one of them is
-# alike to the model: on a validation draw, corner boxes of 49% found 32% of the 60% corner crops,
-# boxes of 64% found 98% (README: "Cropped copies").
+# alike to the model: on one validation draw, corner boxes of 49% found 32% of the 60% corner
+# crops, boxes of 64% found 98% (a one-off measurement; `benchmarks.random_crops` measures crops
+# of any frame).
 REGIONS: tuple[Region, ...] = (Region(0.2, 0.2, 0.6), Region(0.125, 0.125, 0.75), *_corners(0.8))
 # Regions whose values spread less than this in every channel (standard deviation, 0..255) are
 # left out: nearly one flat colour (a white page with a corner of a drawing), they look like every
@@ -66,20 +66,20 @@ def turned_inputs(pixels: np.ndarray) -> list[np.ndarray]:
     return [np.ascontiguousarray(np.rot90(pixels, 1)), np.ascontiguousarray(np.rot90(pixels, 3))]
 
 
-def region_inputs(picture: Image.Image, size: int) -> np.ndarray:
-    """The model's inputs for the picture's `REGIONS` that are not one flat colour:
-    (regions, size, size, 3) uint8, possibly with no rows."""
-    width, height = picture.size
-    inputs = []
+def region_boxes(width: int, height: int) -> list[tuple[int, int, int, int]]:
+    """The `REGIONS` of a picture of this size as pixel boxes (left, top, right, bottom)."""
+    boxes = []
     for region in REGIONS:
         box_width, box_height = max(1, round(region.side * width)), max(1, round(region.side * height))
         left, top = round(region.left * width), round(region.top * height)
-        part = picture.crop((left, top, left + box_width, top + box_height))
-        pixels = np.asarray(part.resize((size, size), Image.Resampling.BILINEAR, reducing_gap=2.0), np.uint8)
-        # Every fourth pixel each way tells the spread as well, at a tenth of the time.
-        if float(pixels[::4, ::4].reshape(-1, 3).std(axis=0).max()) >= MIN_REGION_SPREAD:
-            inputs.append(pixels)
-    return np.stack(inputs) if inputs else np.zeros((0, size, size, 3), np.uint8)
+        boxes.append((left, top, left + box_width, top + box_height))
+    return boxes
+
+
+def is_flat(pixels: np.ndarray) -> bool:
+    """Whether a model input spreads less than `MIN_REGION_SPREAD` in every channel. Every fourth
+    pixel each way tells the spread as well, at a tenth of the time."""
+    return float(pixels[::4, ::4].reshape(-1, 3).std(axis=0).max()) < MIN_REGION_SPREAD
 
 
 def may_be_cropped_from(copy_pixels: int, source_pixels: int) -> bool:

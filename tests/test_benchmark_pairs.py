@@ -66,7 +66,7 @@ def _unit(*values: float) -> np.ndarray:
 def test_engine_groups_follow_the_grouping_rules(tmp_path: Path) -> None:
     from PIL import Image
 
-    from benchmarks.accuracy import engine_groups
+    from benchmarks.accuracy import engine_graph, group_ids
 
     paths = []
     colours = [("a", "red"), ("a-copy", "#fe0000"), ("b", "blue"), ("c", "green"), ("c-same", "green")]
@@ -78,7 +78,7 @@ def test_engine_groups_follow_the_grouping_rules(tmp_path: Path) -> None:
     # (its vector is made far off on purpose: only the content hash can group it).
     vectors = np.stack([_unit(1, 0.05, 0), _unit(1, 0, 0), _unit(0, 1, 0), _unit(0, 0, 1), _unit(0, 1, 1)])
     sizes = [(8, 8)] * 5
-    group_of = engine_groups(paths, vectors, sizes, threshold=0.9)
+    group_of = group_ids(*engine_graph(paths, vectors, sizes), threshold=0.9)
     assert group_of[0] == group_of[1] >= 1
     assert group_of[2] == -1
     assert group_of[3] == group_of[4] >= 1 and group_of[3] != group_of[0]

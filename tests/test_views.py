@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image
 
-from dupfinder.views import REGIONS, may_be_cropped_from, region_inputs
+from dupfinder.imaging import region_inputs, resize_for_model
+from dupfinder.views import REGIONS, may_be_cropped_from, region_boxes
 from tests.imagegen import synthetic_photo
 
 
@@ -13,6 +14,8 @@ def test_every_region_lies_inside_the_picture() -> None:
     for region in REGIONS:
         assert region.left >= 0 and region.left + region.side <= 1 + 1e-9
         assert region.top >= 0 and region.top + region.side <= 1 + 1e-9
+    for left, top, right, bottom in region_boxes(401, 299):
+        assert 0 <= left < right <= 401 and 0 <= top < bottom <= 299
 
 
 def test_a_photo_gives_one_input_per_region_of_the_model_s_size() -> None:
@@ -25,7 +28,8 @@ def test_a_region_is_the_picture_s_part_stretched_to_the_input() -> None:
     corner = next(r for r in REGIONS if r.left == 0 and r.top == 0)
     index = REGIONS.index(corner)
     box = (0, 0, round(corner.side * 400), round(corner.side * 300))
-    expected = np.asarray(picture.crop(box).resize((64, 64), Image.Resampling.BILINEAR, reducing_gap=2.0))
+    assert region_boxes(400, 300)[index] == box
+    expected = np.asarray(resize_for_model(picture.crop(box), 64))
     assert np.array_equal(region_inputs(picture, 64)[index], expected)
 
 
