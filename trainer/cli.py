@@ -70,6 +70,24 @@ def _fit_parser(commands: Any) -> None:
             ("--backbone", {"default": "compact", "choices": ("compact", "mobilenet_v2")}),
             ("--backbone-weights", {"help": "local keras.applications weights file (no top) for --backbone"}),
             (
+                "--input-norm",
+                {
+                    "default": "fixed",
+                    "choices": ("fixed", "standardise"),
+                    "help": "fixed: x/127.5 - 1; standardise: each picture to zero mean and a set spread "
+                    "(brightness and contrast changes give the same input)",
+                },
+            ),
+            (
+                "--mirror-invariant",
+                {
+                    "action": "store_true",
+                    "default": None,
+                    "help": "embed each picture and its mirror image, averaged (twice the compute); "
+                    "export can also switch it on for a model trained without it",
+                },
+            ),
+            (
                 "--loss",
                 {
                     "default": "triplet",
@@ -132,6 +150,12 @@ def _other_parsers(commands: Any) -> None:
     export.add_argument(
         "--parity-images", nargs="+", help="pictures for the parity check (default: training data)"
     )
+    export.add_argument(
+        "--mirror-invariant",
+        action="store_true",
+        help="export a branch that embeds each picture and its mirror image, averaged: a mirrored "
+        "copy gets the same vector, at twice the inference cost (the weights are unchanged)",
+    )
     evaluate = commands.add_parser(
         "evaluate", help="pair AP, precision/recall per transform, calibrated threshold"
     )
@@ -192,7 +216,9 @@ def _run_fit(args: argparse.Namespace) -> int:
 def _run_export(args: argparse.Namespace) -> int:
     from trainer.export import export
 
-    result = export(args.checkpoint, args.out, args.parity_images, args.name)
+    result = export(
+        args.checkpoint, args.out, args.parity_images, args.name, mirror_invariant=args.mirror_invariant
+    )
     print(
         f"model: {result.model}\ncard: {result.card}\nweights: {result.weights}\n"
         f"parity: onnxruntime and Keras agree to {result.max_difference:.1e}"

@@ -24,9 +24,14 @@ from dupfinder.imaging import DecodeError, load_for_model
 from dupfinder.modelcard import ModelCard, card_path_for
 from trainer import checkpoint, onnx_graph
 from trainer.data import DataError, load_data
+from trainer.model import build_branch
 
 PARITY_TOLERANCE = 1e-4
 UNCALIBRATED_THRESHOLD = 0.9
+_PREPROCESSING = {
+    "fixed": "uint8 RGB → x/127.5 − 1, inside the graph",
+    "standardise": "uint8 RGB → (x − mean) / (2 · max(spread, 4)) per picture, inside the graph",
+}
 
 
 class ExportError(Exception):
@@ -144,7 +149,7 @@ def _card(name: str, state: checkpoint.TrainState, difference: float, weights: P
             np.clip(threshold if threshold is not None else UNCALIBRATED_THRESHOLD, -1.0, 1.0)
         ),
         resize=config.resize,
-        preprocessing="uint8 RGB → x/127.5 − 1, inside the graph",
+        preprocessing=_PREPROCESSING[config.input_norm],
         provenance=provenance,
         evaluation=evaluation,
     )
@@ -156,12 +161,22 @@ def export(
     parity_images: list[str] | None = None,
     name: str | None = None,
     atol: float = PARITY_TOLERANCE,
+    mirror_invariant: bool = False,
 ) -> ExportResult:
-    """Export a checkpoint (file or run folder) to `out` (.onnx) with its card and weights."""
+    """Export a checkpoint (file or run folder) to `out` (.onnx) with its card and weights.
+
+    `mirror_invariant` exports the same weights in a branch that also embeds each picture's mirror
+    image (see `BranchConfig.mirror_invariant`); the card and weights file then describe that branch.
+    """
     out = Path(out)
     if out.suffix.lower() != ".onnx":
         raise ExportError(f"Invalid value for `out`: expected a path ending in .onnx, received: {out}")
     branch, state = checkpoint.load_branch(checkpoint.resolve(Path(source)))
+    if mirror_invariant and not state.branch_config.mirror_invariant:
+        state = replace(state, branch={**state.branch, "mirror_invariant": True})
+        trained, branch = branch, build_branch(state.branch_config)
+        for target, value in zip(branch.weights, trained.weights, strict=True):
+            target.assign(value)
     config = state.branch_config
     pictures = parity_batch(
         parity_images or list(state.options.get("data", [])), config.image_size, config.resize

@@ -23,6 +23,9 @@ from trainer import losses
 
 ACTIVATIONS: tuple[str, ...] = ("relu", "relu6", "hard_swish", "swish")
 BACKBONES: tuple[str, ...] = ("compact", "mobilenet_v2")
+# How pixels become the network's input: "fixed" maps 0..255 to -1..1; "standardise" subtracts each
+# picture's mean and divides by its spread, so a brighter or flatter copy gives the same input.
+INPUT_NORMS: tuple[str, ...] = ("fixed", "standardise")
 # (expansion, output channels, stride, kernel) per block, as in MobileNetV3-Small without SE.
 _BLOCKS: tuple[tuple[float, int, int, int], ...] = (
     (1, 16, 2, 3),
@@ -53,6 +56,10 @@ class BranchConfig:
     backbone_weights: str | None = None
     resize: str = "stretch"
     blocks: int = len(_BLOCKS)  # fewer (from the first) for quick experiments and tests
+    input_norm: str = "fixed"
+    # Embed each picture and its mirror image and average the two: a mirrored copy then gets the
+    # same vector (at twice the inference cost). Weightless, so it can be switched on at export.
+    mirror_invariant: bool = False
 
     def __post_init__(self) -> None:
         _check(self.image_size >= 32, "image_size", "expected >= 32", self.image_size)
@@ -64,6 +71,9 @@ class BranchConfig:
         _check(self.groups >= 1, "groups", "expected >= 1", self.groups)
         _check(self.backbone in BACKBONES, "backbone", f"expected one of {BACKBONES}", self.backbone)
         _check(1 <= self.blocks <= len(_BLOCKS), "blocks", f"expected 1..{len(_BLOCKS)}", self.blocks)
+        _check(
+            self.input_norm in INPUT_NORMS, "input_norm", f"expected one of {INPUT_NORMS}", self.input_norm
+        )
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -107,6 +117,60 @@ class GeMPooling2D(layers.Layer):
 
     def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "p": self.initial_p, "eps": self.eps}
+
+
+@keras.saving.register_keras_serializable(package="dupfinder")
+class Standardise(layers.Layer):
+    """Each picture to zero mean and a spread of 0.5 over all its pixels and channels.
+
+    A brightness change scales the pixels and a contrast change pulls them towards their mean; both
+    leave (x − mean) / spread as it was (up to clipping at 0 and 255), so the network never sees
+    them. Colour ratios survive: one mean and one spread for all three channels. `min_spread`
+    (in 0..255 units) keeps a nearly flat picture's noise from being blown up.
+    """
+
+    def __init__(self, min_spread: float = 4.0, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        _check(min_spread > 0, "min_spread", "expected > 0", min_spread)
+        self.min_spread = min_spread
+
+    def call(self, inputs: Any) -> Any:
+        centred = inputs - ops.mean(inputs, axis=(1, 2, 3), keepdims=True)
+        spread = ops.sqrt(ops.mean(ops.square(centred), axis=(1, 2, 3), keepdims=True))
+        return centred / (2.0 * ops.maximum(spread, self.min_spread))
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "min_spread": self.min_spread}
+
+
+@keras.saving.register_keras_serializable(package="dupfinder")
+class MirrorPair(layers.Layer):
+    """(N, H, W, C) pictures → (2N, H, W, C): the pictures, then their left-right mirror images."""
+
+    def call(self, inputs: Any) -> Any:
+        return ops.concatenate([inputs, ops.flip(inputs, axis=2)], axis=0)
+
+    def compute_output_shape(self, input_shape: Any) -> Any:
+        batch = None if input_shape[0] is None else 2 * input_shape[0]
+        return (batch, *input_shape[1:])
+
+
+@keras.saving.register_keras_serializable(package="dupfinder")
+class FoldPairs(layers.Layer):
+    """(2N, D) → (N, D): the mean of row i and row N + i (a picture's and its mirror's features)."""
+
+    def call(self, inputs: Any) -> Any:
+        return ops.mean(ops.reshape(inputs, (2, -1, inputs.shape[-1])), axis=0)
+
+    def compute_output_shape(self, input_shape: Any) -> Any:
+        batch = None if input_shape[0] is None else input_shape[0] // 2
+        return (batch, input_shape[-1])
+
+
+def _input_layer(config: BranchConfig) -> layers.Layer:
+    if config.input_norm == "standardise":
+        return Standardise(name="standardise")
+    return layers.Rescaling(1 / 127.5, offset=-1.0, name="scale")
 
 
 @keras.saving.register_keras_serializable(package="dupfinder")
@@ -154,7 +218,7 @@ def _block(x: Any, index: int, spec: tuple[float, int, int, int], config: Branch
 
 
 def _compact_features(pixels: Any, config: BranchConfig) -> Any:
-    x = layers.Rescaling(1 / 127.5, offset=-1.0, name="scale")(pixels)
+    x = _input_layer(config)(pixels)
     x = layers.Conv2D(
         _divisible(16 * config.width), 3, strides=2, padding="same", use_bias=False, name="stem"
     )(x)
@@ -167,7 +231,7 @@ def _compact_features(pixels: Any, config: BranchConfig) -> Any:
 
 def _backbone_features(pixels: Any, config: BranchConfig) -> Any:
     """A keras.applications network (BatchNorm frozen: its statistics stay those it was trained with)."""
-    scaled = layers.Rescaling(1 / 127.5, offset=-1.0, name="scale")(pixels)
+    scaled = _input_layer(config)(pixels)
     backbone = keras.applications.MobileNetV2(
         input_shape=(config.image_size, config.image_size, 3),
         include_top=False,
@@ -183,11 +247,14 @@ def _backbone_features(pixels: Any, config: BranchConfig) -> Any:
 def build_branch(config: BranchConfig) -> keras.Model:
     """The embedding network: (N, S, S, 3) floats in 0..255 → (N, D) unit vectors."""
     pixels = keras.Input((config.image_size, config.image_size, 3), name="pixels")
+    views = MirrorPair(name="mirror_pair")(pixels) if config.mirror_invariant else pixels
     if config.backbone == "compact":
-        features = _compact_features(pixels, config)
+        features = _compact_features(views, config)
     else:
-        features = _backbone_features(pixels, config)
+        features = _backbone_features(views, config)
     pooled = GeMPooling2D(name="gem")(features)
+    if config.mirror_invariant:
+        pooled = FoldPairs(name="fold_pairs")(pooled)
     embedding = layers.Dense(config.embedding_dim, name="projection")(pooled)
     return keras.Model(pixels, L2Normalize(name="l2")(embedding), name="branch")
 

@@ -177,6 +177,48 @@ def _rescaling(g: GraphBuilder, layer: Any, inputs: list[str], shape: tuple[Any,
     return g.op("Add", [scaled, g.const("offset", layer.offset)], layer.name)
 
 
+def _standardise(g: GraphBuilder, layer: Any, inputs: list[str], shape: tuple[Any, ...]) -> str:
+    # ReduceMean takes its axes as an attribute up to opset 17 (OPSET).
+    mean = g.op("ReduceMean", [inputs[0]], layer.name + "_mean", axes=[1, 2, 3], keepdims=1)
+    centred = g.op("Sub", [inputs[0], mean], layer.name + "_centred")
+    variance = g.op(
+        "ReduceMean",
+        [g.op("Mul", [centred, centred], layer.name + "_sq")],
+        layer.name + "_var",
+        axes=[1, 2, 3],
+        keepdims=1,
+    )
+    spread = g.op(
+        "Max",
+        [g.op("Sqrt", [variance], layer.name + "_std"), g.const("min_spread", layer.min_spread)],
+        layer.name + "_floor",
+    )
+    return g.op("Div", [centred, g.op("Mul", [spread, g.const("two", 2.0)], layer.name + "_x2")], layer.name)
+
+
+def _mirror_pair(g: GraphBuilder, layer: Any, inputs: list[str], shape: tuple[Any, ...]) -> str:
+    # The graph is NCHW here: width is axis 3, read backwards.
+    mirrored = g.op(
+        "Slice",
+        [
+            inputs[0],
+            g.const("starts", [-1], np.int64),
+            g.const("ends", [np.iinfo(np.int64).min], np.int64),
+            g.const("axes", [3], np.int64),
+            g.const("steps", [-1], np.int64),
+        ],
+        layer.name + "_flip",
+    )
+    return g.op("Concat", [inputs[0], mirrored], layer.name, axis=0)
+
+
+def _fold_pairs(g: GraphBuilder, layer: Any, inputs: list[str], shape: tuple[Any, ...]) -> str:
+    pairs = g.op(
+        "Reshape", [inputs[0], g.const("shape", [2, -1, shape[-1]], np.int64)], layer.name + "_pairs"
+    )
+    return g.op("ReduceMean", [pairs], layer.name, axes=[0], keepdims=0)
+
+
 def _relu_layer(g: GraphBuilder, layer: Any, inputs: list[str], shape: tuple[Any, ...]) -> str:
     if layer.negative_slope or layer.threshold:
         raise UnsupportedLayer(f"layer {layer.name}: ReLU with negative_slope/threshold is not supported")
@@ -247,6 +289,9 @@ CONVERTERS: dict[str, Callable[[GraphBuilder, Any, list[str], tuple[Any, ...]], 
     "GroupNormalization": _group_norm,
     "BatchNormalization": _batch_norm,
     "Rescaling": _rescaling,
+    "Standardise": _standardise,
+    "MirrorPair": _mirror_pair,
+    "FoldPairs": _fold_pairs,
     "ReLU": _relu_layer,
     "ZeroPadding2D": _zero_padding,
     "GlobalAveragePooling2D": _global_average,

@@ -155,6 +155,8 @@ def refresh(options: RefreshOptions) -> dict[str, Any]:
             blocks=config.blocks,
             backbone=config.backbone,
             resize=config.resize,
+            input_norm=config.input_norm,
+            mirror_invariant=config.mirror_invariant,
             lr=options.lr,
             val_split=0.0,
             seed=options.seed,

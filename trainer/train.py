@@ -46,6 +46,8 @@ class FitOptions:
     backbone: str = "compact"
     backbone_weights: str | None = None
     resize: str = "stretch"  # how pictures become the model's square input (dupfinder.imaging)
+    input_norm: str = "fixed"  # how pixels become the network's input (trainer.model.INPUT_NORMS)
+    mirror_invariant: bool = False  # embed each view and its mirror image, averaged (2x the compute)
     loss: str = "triplet"
     mining: str = "semi-hard"
     margin: float = 0.3
@@ -104,6 +106,8 @@ class FitOptions:
             backbone=self.backbone,
             backbone_weights=self.backbone_weights,
             resize=self.resize,
+            input_norm=self.input_norm,
+            mirror_invariant=self.mirror_invariant,
         )
 
 

@@ -8,9 +8,11 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
+from dupfinder.modelcard import load_card
 from tests.imagegen import corrupt_file
 from tests.trainer.conftest import TrainedModel, make_photos
 from trainer.cli import build_parser, main
+from trainer.export import export
 from trainer.refresh import RefreshOptions, explain, refresh
 
 
@@ -96,9 +98,8 @@ def test_refresh_fine_tunes_beside_the_base_and_never_overwrites_it(
     trained_tiny_model: TrainedModel, tmp_path: Path
 ) -> None:
     base = tmp_path / "shipped" / "dupfinder-default.onnx"
-    base.parent.mkdir()
-    for suffix in (".onnx", ".json", ".weights.npz"):
-        shutil.copy(trained_tiny_model.model.with_suffix(suffix), base.with_suffix(suffix))
+    # A base with a non-default branch setting: the refreshed model must keep every one of them.
+    export(trained_tiny_model.run, base, mirror_invariant=True)
     before = base.read_bytes()
     photos = make_photos(tmp_path / "mine", 10, start=200)
     summary = refresh(
@@ -116,6 +117,7 @@ def test_refresh_fine_tunes_beside_the_base_and_never_overwrites_it(
     assert new.parent == base.parent and new != base and new.is_file()
     assert new.with_suffix(".json").is_file() and new.with_suffix(".weights.npz").is_file()
     assert base.read_bytes() == before
+    assert load_card(new).provenance["branch"] == load_card(base).provenance["branch"]
     text = explain(summary)
     assert "before" in text and "after" in text and f"--model {new}" in text
 

@@ -58,6 +58,24 @@ def test_engine_groups_a_transformed_copy_with_its_original(
     assert not any(len(group) == 9 for group in groups)  # unrelated pictures are not all lumped together
 
 
+def test_export_can_make_a_trained_model_mirror_invariant(
+    trained_tiny_model: TrainedModel, tmp_path: Path
+) -> None:
+    result = export(trained_tiny_model.run, tmp_path / "mirror.onnx", mirror_invariant=True)
+    card = load_card(result.model)
+    assert card.provenance["branch"]["mirror_invariant"] is True
+    assert card.provenance["parity_max_abs_difference"] < 1e-4
+    _, state = checkpoint.load_branch(result.weights)
+    assert state.branch_config.mirror_invariant
+    pictures = np.stack(
+        [load_for_model(p, 48).pixels for p in sorted(trained_tiny_model.photos.iterdir())[:4]]
+    )
+    embedder = Embedder(result.model, device="cpu")
+    assert np.max(np.abs(embedder.embed(pictures) - embedder.embed(pictures[:, :, ::-1].copy()))) < 1e-5
+    plain = Embedder(trained_tiny_model.model, device="cpu").embed(pictures)
+    assert np.max(np.abs(plain - embedder.embed(pictures))) > 1e-4  # the same weights, another branch
+
+
 def test_export_fails_when_parity_fails_and_writes_nothing(
     trained_tiny_model: TrainedModel, tmp_path: Path
 ) -> None:

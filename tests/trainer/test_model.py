@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import keras
@@ -55,6 +56,8 @@ def test_branch_options_are_validated() -> None:
         BranchConfig(image_size=16)
     with pytest.raises(ValueError, match="`activation`"):
         BranchConfig(activation="gelu")
+    with pytest.raises(ValueError, match="`input_norm`: expected one of"):
+        BranchConfig(input_norm="imagenet")
 
 
 def test_a_training_step_reports_the_epoch_metrics() -> None:
@@ -87,6 +90,58 @@ def test_onnx_converts_a_keras_applications_backbone(tmp_path: Path) -> None:
     branch = build_branch(BranchConfig(image_size=32, width=0.35, embedding_dim=8, backbone="mobilenet_v2"))
     _randomise_norms(branch)
     assert _onnx_vs_keras(branch, tmp_path, 2) < 1e-4
+
+
+def _embed(branch: keras.Model, pixels: np.ndarray) -> np.ndarray:
+    return np.asarray(keras.ops.convert_to_numpy(branch(pixels.astype(np.float32))))
+
+
+def test_standardised_input_ignores_brightness_and_contrast_but_not_colour() -> None:
+    branch = build_branch(replace(SMALL, input_norm="standardise"))
+    _randomise_norms(branch)
+    pixels = np.random.default_rng(3).uniform(40, 200, (2, 48, 48, 3))
+    brighter = pixels * 1.2  # still under 255: no clipping
+    flatter = pixels.mean(axis=(1, 2, 3), keepdims=True) + 0.7 * (
+        pixels - pixels.mean(axis=(1, 2, 3), keepdims=True)
+    )
+    recoloured = pixels[..., ::-1]
+    original = _embed(branch, pixels)
+    assert np.max(np.abs(_embed(branch, brighter) - original)) < 1e-4
+    assert np.max(np.abs(_embed(branch, flatter) - original)) < 1e-4
+    assert np.max(np.abs(_embed(branch, recoloured) - original)) > 1e-2
+    flat = _embed(branch, np.full((1, 48, 48, 3), 128.0))
+    assert np.all(np.isfinite(flat))
+
+
+def test_the_fixed_input_sees_brightness() -> None:
+    branch = build_branch(SMALL)
+    _randomise_norms(branch)
+    pixels = np.random.default_rng(3).uniform(40, 200, (2, 48, 48, 3))
+    assert np.max(np.abs(_embed(branch, pixels * 1.2) - _embed(branch, pixels))) > 1e-3
+
+
+def test_a_mirror_invariant_branch_gives_a_mirrored_picture_the_same_vector() -> None:
+    branch = build_branch(replace(SMALL, mirror_invariant=True))
+    _randomise_norms(branch)
+    pixels = np.random.default_rng(4).uniform(0, 255, (3, 48, 48, 3))
+    original, mirrored = _embed(branch, pixels), _embed(branch, pixels[:, :, ::-1])
+    assert original.shape == (3, 16)
+    assert np.max(np.abs(original - mirrored)) < 1e-5
+    assert np.max(np.abs(original[0] - original[1])) > 1e-2  # the pictures stay apart
+    plain = build_branch(SMALL)
+    for target, value in zip(plain.weights, branch.weights, strict=True):
+        target.assign(value)
+    assert np.max(np.abs(_embed(plain, pixels) - _embed(plain, pixels[:, :, ::-1]))) > 1e-3
+
+
+@pytest.mark.parametrize("batch", [1, 4])
+@pytest.mark.parametrize("changes", [{"input_norm": "standardise"}, {"mirror_invariant": True}])
+def test_onnx_converts_the_input_norm_and_mirror_layers(
+    tmp_path: Path, batch: int, changes: dict[str, object]
+) -> None:
+    branch = build_branch(replace(SMALL, **changes))  # type: ignore[arg-type]
+    _randomise_norms(branch)
+    assert _onnx_vs_keras(branch, tmp_path, batch) < 1e-4
 
 
 def test_unknown_layers_stop_the_export_by_name() -> None:
