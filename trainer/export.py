@@ -24,13 +24,14 @@ from dupfinder.imaging import DecodeError, load_for_model
 from dupfinder.modelcard import ModelCard, card_path_for
 from trainer import checkpoint, onnx_graph
 from trainer.data import DataError, load_data
-from trainer.model import build_branch
+from trainer.model import MIN_SPREAD, build_branch
 
 PARITY_TOLERANCE = 1e-4
 UNCALIBRATED_THRESHOLD = 0.9
 _PREPROCESSING = {
     "fixed": "uint8 RGB → x/127.5 − 1, inside the graph",
-    "standardise": "uint8 RGB → (x − mean) / (2 · max(spread, 4)) per picture, inside the graph",
+    "standardise": f"uint8 RGB → (x − mean) / (2 · max(spread, {MIN_SPREAD:g})) per picture, "
+    "inside the graph",
 }
 
 

@@ -26,6 +26,7 @@ BACKBONES: tuple[str, ...] = ("compact", "mobilenet_v2")
 # How pixels become the network's input: "fixed" maps 0..255 to -1..1; "standardise" subtracts each
 # picture's mean and divides by its spread, so a brighter or flatter copy gives the same input.
 INPUT_NORMS: tuple[str, ...] = ("fixed", "standardise")
+MIN_SPREAD = 4.0  # "standardise": the smallest spread divided by (0..255 units)
 # (expansion, output channels, stride, kernel) per block, as in MobileNetV3-Small without SE.
 _BLOCKS: tuple[tuple[float, int, int, int], ...] = (
     (1, 16, 2, 3),
@@ -129,7 +130,7 @@ class Standardise(layers.Layer):
     (in 0..255 units) keeps a nearly flat picture's noise from being blown up.
     """
 
-    def __init__(self, min_spread: float = 4.0, **kwargs: Any) -> None:
+    def __init__(self, min_spread: float = MIN_SPREAD, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         _check(min_spread > 0, "min_spread", "expected > 0", min_spread)
         self.min_spread = min_spread

@@ -12,7 +12,7 @@ import json
 import os
 import sys
 import time
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -95,6 +95,19 @@ class FitOptions:
         losses.check_loss_options(self.margin, self.temperature)
         losses.parse_schedule(self.loss, losses.LOSSES, "loss")
         losses.parse_schedule(self.mining, losses.MINING, "mining")
+
+    @staticmethod
+    def branch_options(config: BranchConfig) -> dict[str, Any]:
+        """The options whose `branch_config()` rebuilds `config`, for fine-tuning a trained branch
+        (its pretrained-backbone file aside: the trained weights replace it). A branch setting these
+        options cannot carry stops here rather than training another network."""
+        known = {f.name for f in fields(FitOptions)}
+        settings = {k: v for k, v in config.to_dict().items() if k != "backbone_weights"}
+        default = BranchConfig().to_dict()
+        lost = sorted(k for k, v in settings.items() if k not in known and v != default[k])
+        if lost:
+            raise ValueError(f"Invalid value for `config`: fit options cannot rebuild a branch with {lost}")
+        return {k: v for k, v in settings.items() if k in known}
 
     def branch_config(self) -> BranchConfig:
         return BranchConfig(

@@ -10,6 +10,7 @@ import pytest
 from tests.imagegen import save, synthetic_photo
 from tests.trainer.conftest import TINY, make_photos
 from trainer import checkpoint
+from trainer.model import BranchConfig
 from trainer.train import CheckpointCallback, FitOptions, fit
 
 
@@ -84,3 +85,12 @@ def test_fit_options_are_validated(photos: Path, tmp_path: Path) -> None:
         _options([photos], tmp_path, batch_size=1)
     with pytest.raises(ValueError, match="Invalid value for `mining`"):
         _options([photos], tmp_path, mining="hardest")
+
+
+def test_fit_options_rebuild_a_trained_branch_or_say_what_they_cannot() -> None:
+    trained = BranchConfig(
+        image_size=64, width=0.5, blocks=3, input_norm="standardise", mirror_invariant=True
+    )
+    assert FitOptions(data=["x"], out="run", **FitOptions.branch_options(trained)).branch_config() == trained
+    with pytest.raises(ValueError, match=r"cannot rebuild a branch with \['groups'\]"):
+        FitOptions.branch_options(BranchConfig(groups=4))
