@@ -25,10 +25,11 @@ reference, so the photo stays the copy to keep and no group is split.
 
 The reference is the copy with the most pixels, which is not always the one a copy matches best: a
 copy padded with white that cannot be told from a page's own white background has more pixels than
-the original but frames it differently. So a picture left in no group may also match one of the
-reference's twins instead, a member at least `TWIN_SIMILARITY` like the reference (the same picture,
-saved otherwise), by its whole or, for a crop, by the twin's regions; its similarity is then the
-twin's.
+the original but frames it differently. So a picture may also match one of the reference's twins
+instead, a member at least `TWIN_SIMILARITY` like the reference (the same picture, saved otherwise):
+by its whole when groups are made (a copy that matches a twin and no reference joins the twin's
+group rather than starting a second group of the same picture), and, for a picture left in no group,
+also by the twin's regions. Its similarity is then the twin's.
 """
 
 from __future__ import annotations
@@ -54,6 +55,8 @@ MAX_NEIGHBOURS = 256
 BARS_HANDICAP = 1.05
 # A pair above the threshold is grouped only if it is within this much of the best match of one
 # of its two pictures, so a weak look-alike link cannot pull a picture away from its real copies.
+# A link the pHash rule confirms is exempt: a recoloured copy's best match is often another edited
+# copy of the same picture, and its agreeing hash is no weak look-alike's.
 RIVAL_MARGIN = 0.05
 
 # A cropped copy may match a region of a group member this similar to the reference instead of
@@ -261,9 +264,13 @@ class NeighbourGraph:
                 f"{self.floor}, received: threshold={threshold}"
             )
         adjacency = self._adjacency(threshold, ignored)
-        assignment = _assign(
+        assignment, through_twin = _assign(
             range(len(self.clusters)), adjacency, key=lambda c: quality_key(self.records[self.clusters[c][0]])
         )
+        for reference, members in assignment.items():
+            for member in members:
+                if member in through_twin:
+                    adjacency.setdefault(reference, {})[member] = through_twin[member]
         attached = self._attach_by_views(assignment, adjacency, threshold, ignored)
         for owner, (reference, similarity, _) in attached.items():
             adjacency.setdefault(reference, {})[owner] = similarity
@@ -278,11 +285,12 @@ class NeighbourGraph:
     def _adjacency(self, threshold: float, ignored: frozenset[PathPair]) -> dict[int, dict[int, float]]:
         adjacency: dict[int, dict[int, float]] = {}
         for (a, b), similarity in self.edges.items():
-            if similarity < threshold and not self._hash_confirmed(a, b, similarity, threshold):
+            confirmed = similarity < threshold and self._hash_confirmed(a, b, similarity, threshold)
+            if similarity < threshold and not confirmed:
                 continue
             if self._is_ignored(a, b, ignored):
                 continue
-            if similarity < min(self.best[a], self.best[b]) - RIVAL_MARGIN:
+            if not confirmed and similarity < min(self.best[a], self.best[b]) - RIVAL_MARGIN:
                 continue
             adjacency.setdefault(a, {})[b] = similarity
             adjacency.setdefault(b, {})[a] = similarity
@@ -430,21 +438,43 @@ def _clusters(count: int, exact: Iterable[Sequence[int]], records: Sequence[Imag
 
 def _assign(
     nodes: Iterable[int], adjacency: dict[int, dict[int, float]], key: Callable[[int], Any]
-) -> dict[int, list[int]]:
-    """References in quality order; every other node joins its most similar adjacent reference."""
+) -> tuple[dict[int, list[int]], dict[int, float]]:
+    """References in quality order; every other node joins its most similar adjacent reference.
+
+    A member at least `TWIN_SIMILARITY` like its reference is the same picture (a twin) and stands
+    for it: a node that matches a twin but no reference joins the twin's reference instead of
+    starting a group of its own, with the twin link's similarity (returned by node). A padded copy
+    can be the reference while a crop matches only the unpadded photo. One hop only: a twin of a
+    twin is not one."""
     order = sorted(nodes, key=key)
     rank = {node: position for position, node in enumerate(order)}
     references: dict[int, list[int]] = {}
+    twin_of: dict[int, int] = {}
     for node in order:
-        if not any(neighbour in references for neighbour in adjacency.get(node, {})):
+        links = adjacency.get(node, {})
+        direct = [(similarity, -rank[ref], ref) for ref, similarity in links.items() if ref in references]
+        if direct:
+            similarity, _, ref = max(direct)
+            if similarity >= TWIN_SIMILARITY:
+                twin_of[node] = ref
+        elif not any(neighbour in twin_of for neighbour in links):
             references[node] = []
+    through_twin: dict[int, float] = {}
     for node in order:
         if node in references:
             continue
-        candidates = {ref: sim for ref, sim in adjacency.get(node, {}).items() if ref in references}
-        best = max(candidates, key=lambda ref: (candidates[ref], -rank[ref]))
+        candidates: dict[int, tuple[float, bool]] = {}
+        for neighbour, similarity in adjacency.get(node, {}).items():
+            via = neighbour not in references
+            joins = twin_of.get(neighbour) if via else neighbour
+            if joins is not None and similarity > candidates.get(joins, (-2.0, False))[0]:
+                candidates[joins] = (similarity, via)
+        best = max(candidates, key=lambda ref: (candidates[ref][0], -rank[ref]))
         references[best].append(node)
-    return references
+        similarity, via = candidates[best]
+        if via:
+            through_twin[node] = similarity
+    return references, through_twin
 
 
 def _build_index(vectors: np.ndarray, threads: int):  # type: ignore[no-untyped-def]

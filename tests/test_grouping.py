@@ -216,6 +216,40 @@ def test_a_pair_just_below_the_threshold_links_only_when_the_phashes_agree(rng: 
     )  # one bit is too many
 
 
+def test_a_hash_confirmed_copy_is_not_cut_by_a_closer_copy_of_the_same_picture(
+    rng: np.random.Generator,
+) -> None:
+    """A recoloured copy whose nearest picture is another edited copy (0.94, below the threshold)
+    scores 0.87 with the photo, more than `RIVAL_MARGIN` below that: the rival filter would drop the
+    link, but a link the pHash rule confirms is no weak look-alike and stays."""
+    from dupfinder.grouping import RIVAL_MARGIN, HashConfirm
+
+    photo, towards, aside = np.linalg.qr(rng.normal(size=(16, 3)))[0].T
+    recoloured = 0.87 * photo + np.sqrt(1 - 0.87**2) * towards
+    edited = _at_angle(recoloured, aside, 0.94)
+    vectors = np.stack([photo, _at_angle(photo, aside, 0.999), recoloured, edited]).astype(np.float32)
+    assert float(recoloured @ photo) < float(recoloured @ edited) - RIVAL_MARGIN
+    assert float(edited @ photo) < 0.9
+    hashes = [0xF0F0_F0F0_0000_FFFF, 0xF0F0_F0F0_0000_FFFF, 0xF0F0_F0F0_0000_FFFE, 0x1234_5678_9ABC_DEF0]
+    rule = HashConfirm(margin=0.1, max_distance=2)
+    records = [
+        ImageRecord(f"/p/{name}.jpg", width, 600, width * 100, 1.0)
+        for name, width in (("photo", 900), ("photo-small", 800), ("recoloured", 700), ("edited", 600))
+    ]
+    (group,) = NeighbourGraph(records, vectors, hashes=hashes, confirm=rule).groups(0.95)
+    assert [m.image.path for m in group.members] == [
+        "/p/photo.jpg",
+        "/p/photo-small.jpg",
+        "/p/recoloured.jpg",
+    ]
+    assert group.members[2].hash_confirmed
+    unconfirmed = [hashes[0], hashes[1], 0x0F0F_0F0F_FFFF_0000, hashes[3]]
+    graph = NeighbourGraph(records, vectors, hashes=unconfirmed, confirm=rule)
+    assert _paths(graph, 0.95) == [{"/p/photo.jpg", "/p/photo-small.jpg"}]
+    below = [g for g in _paths(graph, 0.85) if "/p/photo.jpg" in g]
+    assert below == [{"/p/photo.jpg", "/p/photo-small.jpg"}]  # above this threshold: cut as before
+
+
 def test_the_phash_rule_never_joins_two_colour_schemes(rng: np.random.Generator) -> None:
     """pHash is blind to colour: a yellow and a green button hash alike. With colour signatures the
     rule still confirms the greyscale copy but not the other colour scheme."""
@@ -507,3 +541,52 @@ def test_a_crop_matches_a_region_of_the_reference_s_twin(rng: np.random.Generato
     group = NeighbourGraph(records, vectors, regions=_regions(6, 1, region, rng)).groups(0.95)[0]
     assert [m.image.path for m in group.members] == ["/p/padded.png", "/p/photo.jpg", "/p/crop.jpg"]
     assert group.members[2].cropped_match
+
+
+def _twin_scene(rng: np.random.Generator) -> tuple[np.ndarray, list[ImageRecord]]:
+    """A padded copy (the reference: most pixels), the photo (its twin, 0.995), a turned copy and a
+    crop: the turned copy and the crop each match the photo (0.955, 0.965) and each other (0.974),
+    but not the padded copy (0.93)."""
+    photo, side, away, _ = np.linalg.qr(rng.normal(size=(32, 4)))[0].T
+    padded = 0.995 * photo + np.sqrt(1 - 0.995**2) * side
+    crop = 0.965 * photo - np.sqrt(1 - 0.965**2) * side
+    turned = 0.955 * photo - 0.2 * side + np.sqrt(1 - 0.955**2 - 0.2**2) * away
+    vectors = np.stack([padded, photo, turned, crop]).astype(np.float32)
+    records = [
+        ImageRecord("/p/padded.png", 4000, 4000, 5_000_000, 1.0),
+        ImageRecord("/p/photo.jpg", 4000, 3000, 3_000_000, 1.0),
+        ImageRecord("/p/turned.jpg", 3500, 2500, 2_000_000, 1.0),
+        ImageRecord("/p/crop.jpg", 3000, 2000, 900_000, 1.0),
+    ]
+    return vectors, records
+
+
+def test_copies_that_match_the_reference_s_twin_join_its_group_instead_of_starting_their_own(
+    rng: np.random.Generator,
+) -> None:
+    """Without the twin, the turned copy (matching no reference) became a reference and took the
+    crop (which matches it best) into a second group of the same picture."""
+    vectors, records = _twin_scene(rng)
+    similarity = vectors @ vectors.T
+    assert similarity[2, 0] < 0.95 and similarity[3, 0] < 0.95 and similarity[3, 2] > similarity[3, 1] > 0.95
+    (group,) = NeighbourGraph(records, vectors).groups(0.95)
+    paths = [m.image.path for m in group.members]
+    assert paths == ["/p/padded.png", "/p/photo.jpg", "/p/crop.jpg", "/p/turned.jpg"]
+    assert [m.similarity for m in group.members[1:]] == pytest.approx(
+        [similarity[1, 0], similarity[3, 1], similarity[2, 1]], abs=1e-5
+    )
+    assert not any(m.hash_confirmed for m in group.members)
+
+
+def test_a_twin_stands_for_its_reference_one_hop_only(rng: np.random.Generator) -> None:
+    """A picture that matches only a copy which joined through the twin stays out of the group."""
+    vectors, records = _twin_scene(rng)
+    _, _, _, _, elsewhere = np.linalg.qr(np.column_stack([vectors.T, rng.normal(size=32)]))[0].T
+    stray = 0.965 * vectors[2] + np.sqrt(1 - 0.965**2) * elsewhere
+    vectors = np.vstack([vectors, stray[None]]).astype(np.float32)
+    records = [*records, ImageRecord("/p/stray.jpg", 1000, 800, 100_000, 1.0)]
+    assert float((vectors[:4] @ vectors[4]).max()) == pytest.approx(0.965, abs=1e-4)
+    assert max(float(vectors[i] @ vectors[4]) for i in (0, 1, 3)) < 0.95
+    groups = _paths(NeighbourGraph(records, vectors), 0.95)
+    padded_group = next(g for g in groups if "/p/padded.png" in g)
+    assert "/p/stray.jpg" not in padded_group and {"/p/photo.jpg", "/p/crop.jpg"} <= padded_group
