@@ -16,10 +16,11 @@ Originals are unrelated to one another: at most one comes from a numbered or col
 Methods: dupfinder's model alone at its card's threshold (every pair scored on its own, one
 embedding per file); the model with second looks (a screenshot's pasted picture, a portrait
 picture's quarter turns, each against the other file's whole picture); the engine as users see it,
-by default, with `--turned-copies` and with `--turned-copies --cropped-copies` (the same model and
-threshold, plus exact-copy clusters, second looks and the grouping rules of `dupfinder.grouping`,
-including the card's pHash confirmation of pairs just below the threshold: a pair counts as found
-when both files land in one group); and pHash and dHash (the `imagehash` package) at Hamming
+by default, with `--turned-copies`, with `--mirrored-copies` and with `--turned-copies
+--cropped-copies` (the same model and threshold, plus exact-copy clusters, second looks and the
+grouping rules of `dupfinder.grouping`, including the card's pHash confirmation of pairs just below
+the threshold, with the pHashes turned or mirrored where the option asks for them: a pair counts as
+found when both files land in one group); and pHash and dHash (the `imagehash` package) at Hamming
 distance <= 10, the common default. Random crops of the originals (`benchmarks.random_crops`) check
 whether finding cropped copies carries over to crops the tiers do not name.
 
@@ -61,6 +62,7 @@ from dupfinder.hashing import content_hash, exact_clusters, fingerprint, safe
 from dupfinder.imaging import DecodeError, load_for_model, open_oriented_rgb
 from dupfinder.modelcard import card_path_for
 from dupfinder.models import find_model
+from dupfinder.phash import compared_views
 from dupfinder.report import ImageRecord
 from dupfinder.views import is_landscape, is_portrait, turned_inputs
 
@@ -232,6 +234,7 @@ class Embedded:
     turned: list[np.ndarray | None]  # a portrait picture's two turned vectors, None for others
     chromas: list[int]  # colour signatures (`dupfinder.chroma`), as the cache stores them
     regions: list[np.ndarray | None]  # region vectors (R, D) per file, None unless asked for
+    hash_views: list[tuple[int, ...]]  # pHashes mirrored and turned (`dupfinder.phash.VIEWS`)
 
     def looks(self) -> ViewLooks:
         """Second looks as matrices, for scoring every pair at once."""
@@ -256,14 +259,16 @@ def embed_files(
     portrait picture's vectors turned a quarter each way (as a scan with `--turned-copies`), and
     with `regions` the vectors of each picture's regions (as a scan with `--cropped-copies`)."""
     size, mode = embedder.card.input_size, embedder.card.resize
-    Decoded = tuple[np.ndarray, tuple[int, int], int, np.ndarray | None, int, np.ndarray | None]
+    Decoded = tuple[
+        np.ndarray, tuple[int, int], int, np.ndarray | None, int, np.ndarray | None, tuple[int, ...]
+    ]
 
     def decode(path: Path) -> Decoded:
         try:
             d = load_for_model(path, size, mode, second_looks, regions)  # type: ignore[arg-type]
-            return d.pixels, (d.width, d.height), d.phash, d.inner, d.chroma, d.regions
+            return d.pixels, (d.width, d.height), d.phash, d.inner, d.chroma, d.regions, d.phash_views
         except DecodeError:
-            return np.zeros((size, size, 3), np.uint8), (0, 0), 0, None, 0, None
+            return np.zeros((size, size, 3), np.uint8), (0, 0), 0, None, 0, None, ()
 
     def embed(pixels: list[np.ndarray]) -> np.ndarray:
         if not pixels:
@@ -290,7 +295,8 @@ def embed_files(
         None if d[5] is None else region_vectors[starts[i] : starts[i + 1]] for i, d in enumerate(decoded)
     ]
     hashes = np.array([d[2] for d in decoded], np.uint64)
-    return Embedded(vectors, [d[1] for d in decoded], hashes, inner, turned, [d[4] for d in decoded], parts)
+    chromas, hash_views = [d[4] for d in decoded], [d[6] for d in decoded]
+    return Embedded(vectors, [d[1] for d in decoded], hashes, inner, turned, chromas, parts, hash_views)
 
 
 def view_scores(vectors: np.ndarray, looks: ViewLooks) -> Callable[[np.ndarray], np.ndarray]:
@@ -323,6 +329,8 @@ def engine_graph(
     turned: list[np.ndarray | None] | None = None,
     colours: list[int] | None = None,
     regions: list[np.ndarray | None] | None = None,
+    hash_views: list[tuple[int, ...]] | None = None,
+    views: tuple[str, ...] = (),
 ) -> tuple[NeighbourGraph, dict[str, int]]:
     """The neighbour graph a scan builds over these files (exact copies by content hash included)
     and each file's row by path; one graph serves every threshold from GRAPH_FLOOR up."""
@@ -344,6 +352,8 @@ def engine_graph(
         turned=turned,
         colours=colours,
         regions=regions,
+        hash_views=hash_views,
+        compared_views=views,
     )
     return graph, index_of
 
@@ -452,14 +462,15 @@ def run(
         results["methods"]["dupfinder-views"] = evaluate_method(
             pairs, view_scores(vectors, looks), threshold, seconds
         )
-    # The engine as a default scan groups (screenshot looks), with --turned-copies, and with
-    # --turned-copies --cropped-copies.
-    for name, turns, crops in (
-        ("engine", False, False),
-        ("engine-turned", True, False),
-        ("engine-cropped", True, True),
+    # The engine as a default scan groups (screenshot looks), with --turned-copies, with
+    # --mirrored-copies, and with --turned-copies --cropped-copies.
+    for name, turns, mirrors, crops in (
+        ("engine", False, False, False),
+        ("engine-turned", True, False, False),
+        ("engine-mirrored", False, True, False),
+        ("engine-cropped", True, False, True),
     ):
-        if turns and not second_looks:
+        if (turns or mirrors) and not second_looks:
             continue
         start = time.perf_counter()
         graph, index_of = engine_graph(
@@ -472,6 +483,8 @@ def run(
             embedded.turned if turns else None,
             embedded.chromas,
             embedded.regions if crops else None,
+            embedded.hash_views,
+            compared_views(mirrored_copies=mirrors, turned_copies=turns),
         )
         group_of = group_ids(graph, index_of, threshold)
         grouping_seconds = time.perf_counter() - start
@@ -506,7 +519,7 @@ def run(
     results["gates"] = check_gates(results)
     results["gates_by_method"] = {
         name: check_gates(results, name)
-        for name in ("dupfinder-views", "engine", "engine-turned", "engine-cropped")
+        for name in ("dupfinder-views", "engine", "engine-turned", "engine-mirrored", "engine-cropped")
         if name in results["methods"]
     }
     return results
@@ -612,6 +625,7 @@ class ScanDraws:
                 embedded.inner,
                 None,
                 embedded.chromas,
+                hash_views=embedded.hash_views,
             )
             self.graphs.append((pairs, graph, index_of))
 
@@ -774,7 +788,11 @@ def _grouped(pairs: PairSet, group_of: np.ndarray, seconds: float) -> dict[str, 
 
 
 def _engine_label(
-    rule: dict[str, Any], second_looks: bool, turned: bool = False, cropped: bool = False
+    rule: dict[str, Any],
+    second_looks: bool,
+    turned: bool = False,
+    cropped: bool = False,
+    mirrored: bool = False,
 ) -> str:
     parts = ["model", "exact copies", "grouping"]
     if second_looks:
@@ -784,7 +802,9 @@ def _engine_label(
     if cropped:
         parts.append("cropped copies")
     if rule:
-        parts.append(f"pHash ≤ {rule['max_distance']} within {rule['margin']:.2f} below the threshold")
+        views = " ".join(word for word, on in (("turned", turned), ("mirrored", mirrored)) if on)
+        views = f" (also {views.replace(' ', ' or ')})" if views else ""
+        parts.append(f"pHash{views} ≤ {rule['max_distance']} within {rule['margin']:.2f} below the threshold")
     return f"dupfinder engine ({' + '.join(parts)})"
 
 
@@ -811,6 +831,8 @@ def markdown(results: dict[str, Any]) -> str:
             + _engine_label(results.get("hash_confirm") or {}, results.get("second_looks", False)),
             "engine-turned": "scan with --turned-copies: "
             + _engine_label(results.get("hash_confirm") or {}, True, True),
+            "engine-mirrored": "scan with --mirrored-copies: "
+            + _engine_label(results.get("hash_confirm") or {}, True, mirrored=True),
             "engine-cropped": "scan with --turned-copies --cropped-copies: "
             + _engine_label(results.get("hash_confirm") or {}, True, True, True),
             "phash": "pHash (Hamming ≤ 10)",

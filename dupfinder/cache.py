@@ -7,8 +7,8 @@ recognised without decoding it. `embeddings` holds one vector per content and mo
 perceptual hash taken from the same decode (it depends on the model's resize rule) and, for a
 screenshot with a picture pasted in, the vector of that picture alone, and for a portrait picture
 its vectors turned a quarter each way (both NULL for most files), the vectors of the regions a crop
-would keep (NULL until a scan asks for cropped copies), and the share of the picture that is not
-letterbox or pillarbox bars.
+would keep (NULL until a scan asks for cropped copies), the share of the picture that is not
+letterbox or pillarbox bars, and the pHashes of the picture mirrored and turned.
 Only parameterised SQL; one rebuild if the file is corrupt; a schema-version row.
 """
 
@@ -27,11 +27,11 @@ from dupfinder import phash
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 7  # 2: embeddings carry the pHash; 3: a screenshot's inner vector; 4: picture
+SCHEMA_VERSION = 8  # 2: embeddings carry the pHash; 3: a screenshot's inner vector; 4: picture
 # share and a portrait picture's two turned vectors; 5: banded pictures (flags) are no longer cut
 # as if their outer bands were letterbox bars, so their cached vectors are stale; 6: the colour
 # signature that keeps the pHash rule from joining two colour schemes; 7: region vectors for
-# cropped copies
+# cropped copies; 8: the pHashes of the picture mirrored and turned
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -45,7 +45,7 @@ CREATE TABLE IF NOT EXISTS contents (
 CREATE TABLE IF NOT EXISTS embeddings (
     fingerprint TEXT NOT NULL, size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL,
     model TEXT NOT NULL, vector BLOB NOT NULL, phash INTEGER, inner BLOB, picture_share REAL,
-    turned BLOB, chroma INTEGER, regions BLOB,
+    turned BLOB, chroma INTEGER, regions BLOB, phash_views BLOB,
     PRIMARY KEY (fingerprint, size, mtime_ns, model));
 """
 
@@ -80,6 +80,7 @@ class CachedImage:
     turned: np.ndarray | None = None  # a portrait picture's vectors turned a quarter each way (2, D)
     chroma: int = 0  # colour layout (`dupfinder.chroma`)
     regions: np.ndarray | None = None  # vectors of the regions a crop would keep (R, D), R may be 0
+    phash_views: tuple[int, ...] = ()  # the pHashes mirrored and turned (`dupfinder.phash.VIEWS`)
 
 
 class EmbeddingCache:
@@ -139,10 +140,10 @@ class EmbeddingCache:
 
     def image(self, key: ContentKey, model: str) -> CachedImage | None:
         """Pixel size, embedding, pHash, inner vector, picture share, turned vectors, colour
-        signature and region vectors of these bytes, this model."""
+        signature, region vectors and pHash views of these bytes, this model."""
         row = self._db.execute(
             "SELECT c.width, c.height, e.vector, e.phash, e.inner, e.picture_share, e.turned, e.chroma, "
-            "e.regions "
+            "e.regions, e.phash_views "
             "FROM contents c JOIN embeddings e "
             "ON e.fingerprint=c.fingerprint AND e.size=c.size AND e.mtime_ns=c.mtime_ns "
             "WHERE c.fingerprint=? AND c.size=? AND c.mtime_ns=? AND e.model=?",
@@ -162,6 +163,7 @@ class EmbeddingCache:
             None if row[6] is None else np.frombuffer(row[6], dtype=np.float32).reshape(2, -1).copy(),
             0 if row[7] is None else int(row[7]),
             None if row[8] is None else np.frombuffer(row[8], dtype=np.float32).reshape(-1, dim).copy(),
+            () if row[9] is None else tuple(int(h) for h in np.frombuffer(row[9], dtype="<u8")),
         )
 
     def store_image(
@@ -177,6 +179,7 @@ class EmbeddingCache:
         turned: np.ndarray | None = None,
         chroma: int = 0,
         regions: np.ndarray | None = None,
+        phash_views: tuple[int, ...] = (),
     ) -> None:
         self._db.execute(
             "INSERT INTO contents (fingerprint, size, mtime_ns, width, height) VALUES (?, ?, ?, ?, ?) "
@@ -184,7 +187,7 @@ class EmbeddingCache:
             (key.fingerprint, key.size, key.mtime_ns, width, height),
         )
         self._db.execute(
-            "INSERT OR REPLACE INTO embeddings VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT OR REPLACE INTO embeddings VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 key.fingerprint,
                 key.size,
@@ -197,6 +200,7 @@ class EmbeddingCache:
                 None if turned is None else np.ascontiguousarray(turned, dtype=np.float32).tobytes(),
                 chroma,
                 None if regions is None else np.ascontiguousarray(regions, dtype=np.float32).tobytes(),
+                np.array(phash_views, dtype="<u8").tobytes() if phash_views else None,
             ),
         )
 

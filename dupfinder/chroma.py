@@ -35,6 +35,23 @@ def chroma_signature(image: Image.Image) -> int:
     return int.from_bytes(packed, "big", signed=True)
 
 
+# Where each quarter (top-left, top-right, bottom-left, bottom-right) of a picture's mirror image or
+# turned view comes from, by view name (`dupfinder.phash.VIEWS`).
+_VIEW_QUARTERS = {
+    "mirrored": (1, 0, 3, 2),
+    "turned left": (1, 3, 0, 2),
+    "turned over": (3, 2, 1, 0),
+    "turned right": (2, 0, 3, 1),
+}
+
+
+def signature_view(signature: int, view: str) -> int:
+    """The colour signature of the picture's mirror image or of it turned (a `VIEWS` name)."""
+    quarters = _channels(signature).reshape(GRID * GRID, 2)[list(_VIEW_QUARTERS[view])] / _STEP
+    packed = quarters.astype(np.int8).tobytes()
+    return int.from_bytes(packed, "big", signed=True)
+
+
 def _channels(signature: int) -> np.ndarray:
     packed = signature.to_bytes(GRID * GRID * 2, "big", signed=True)
     return np.frombuffer(packed, dtype=np.int8).astype(np.float32) * _STEP

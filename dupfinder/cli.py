@@ -80,6 +80,11 @@ def scan_parser() -> argparse.ArgumentParser:
         help="also find copies turned a quarter in their pixels (a first scan of portrait photos is slower)",
     )
     parser.add_argument(
+        "--mirrored-copies",
+        action="store_true",
+        help="also find mirrored copies (mirror-image designs, a left and a right arrow, then group too)",
+    )
+    parser.add_argument(
         "--cropped-copies",
         action="store_true",
         help="also find copies cropped to a part of a picture (a first scan is slower on a CPU)",
@@ -126,6 +131,7 @@ def run_scan(argv: Sequence[str]) -> int:
         workers=args.workers,
         batch_size=args.batch_size,
         turned_copies=args.turned_copies,
+        mirrored_copies=args.mirrored_copies,
         cropped_copies=args.cropped_copies,
         discover=DiscoverOptions(
             exclude=args.exclude,

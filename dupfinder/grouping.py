@@ -12,7 +12,10 @@ photos that each have real copies) is not followed.
 
 With a `HashConfirm` rule (from the model card), a pair a little below the threshold still links
 when the two pictures' perceptual hashes agree almost exactly: recoloured copies that the
-embedding scores low keep pHash's layout bits, while look-alike drawings rarely do.
+embedding scores low keep pHash's layout bits, while look-alike drawings rarely do. Given the
+pHashes of each picture's mirror image (and, when turned copies are looked for, of its turns:
+`dupfinder.phash.hash_views`), the rule also accepts a pair whose hashes agree once one picture is
+mirrored or turned, the colour signature turned with it.
 
 Some pictures bring second looks: a screenshot with a picture pasted in (`dupfinder.framed`) the
 picture alone, a portrait picture itself turned a quarter each way (`dupfinder.views`, compared
@@ -40,8 +43,8 @@ from typing import Any
 
 import numpy as np
 
-from dupfinder.chroma import colours_agree
-from dupfinder.phash import distance
+from dupfinder.chroma import colours_agree, signature_view
+from dupfinder.phash import VIEWS, distance
 from dupfinder.report import Group, ImageRecord, Member
 from dupfinder.views import is_landscape, may_be_cropped_from
 
@@ -117,6 +120,8 @@ class NeighbourGraph:
         threads: int = 1,
         hashes: Sequence[int] | None = None,
         confirm: HashConfirm | None = None,
+        hash_views: Sequence[Sequence[int]] | None = None,
+        compared_views: Sequence[str] = (),
         inner: Sequence[np.ndarray | None] | None = None,
         turned: Sequence[np.ndarray | None] | None = None,
         colours: Sequence[int] | None = None,
@@ -126,6 +131,8 @@ class NeighbourGraph:
             raise ValueError(f"{len(records)} records but {len(vectors)} vectors")
         if hashes is not None and len(hashes) != len(records):
             raise ValueError(f"{len(records)} records but {len(hashes)} perceptual hashes")
+        if hash_views is not None and len(hash_views) != len(records):
+            raise ValueError(f"{len(records)} records but {len(hash_views)} sets of pHash views")
         if colours is not None and len(colours) != len(records):
             raise ValueError(f"{len(records)} records but {len(colours)} colour signatures")
         if inner is not None and len(inner) != len(records):
@@ -141,6 +148,19 @@ class NeighbourGraph:
         # Byte-identical files share a hash, so a cluster's representative speaks for it.
         self._hashes = None if hashes is None else [int(hashes[i]) for i in self.representatives]
         self.confirm = confirm if hashes is not None else None
+        # Each picture's pHashes mirrored and turned (`VIEWS` order), and which of them count.
+        self._hash_views = (
+            None
+            if hash_views is None
+            else [tuple(int(h) for h in hash_views[i]) for i in self.representatives]
+        )
+        unknown = set(compared_views) - set(VIEWS)
+        if unknown:
+            raise ValueError(
+                f"Invalid value for `compared_views`: expected names from {VIEWS}, received: {unknown}"
+            )
+        self._compared = [(name, VIEWS.index(name)) for name in compared_views]
+        self._confirmed_views: dict[tuple[int, int], str] = {}  # pairs confirmed through a view
         self._colours = None if colours is None else [int(colours[i]) for i in self.representatives]
         self._rep_vectors = np.ascontiguousarray(
             vectors[self.representatives] if self.representatives else vectors[:0], dtype=np.float32
@@ -270,12 +290,12 @@ class NeighbourGraph:
         for reference, members in assignment.items():
             for member in members:
                 if member in through_twin:
-                    adjacency.setdefault(reference, {})[member] = through_twin[member]
+                    adjacency.setdefault(reference, {})[member] = through_twin[member][1]
         attached = self._attach_by_views(assignment, adjacency, threshold, ignored)
         for owner, (reference, similarity, _) in attached.items():
             adjacency.setdefault(reference, {})[owner] = similarity
         made = (
-            self._make_group(ref, members, adjacency, threshold, attached)
+            self._make_group(ref, members, adjacency, threshold, attached, through_twin)
             for ref, members in assignment.items()
         )
         groups = [group for group in made if group is not None]
@@ -284,10 +304,14 @@ class NeighbourGraph:
 
     def _adjacency(self, threshold: float, ignored: frozenset[PathPair]) -> dict[int, dict[int, float]]:
         adjacency: dict[int, dict[int, float]] = {}
+        self._confirmed_views = {}
         for (a, b), similarity in self.edges.items():
-            confirmed = similarity < threshold and self._hash_confirmed(a, b, similarity, threshold)
+            view = self._confirming_view(a, b, similarity, threshold) if similarity < threshold else None
+            confirmed = view is not None
             if similarity < threshold and not confirmed:
                 continue
+            if view:
+                self._confirmed_views[(a, b)] = view
             if self._is_ignored(a, b, ignored):
                 continue
             if not confirmed and similarity < min(self.best[a], self.best[b]) - RIVAL_MARGIN:
@@ -367,16 +391,27 @@ class NeighbourGraph:
     def _better(self, a: int, b: int) -> bool:
         return quality_key(self.records[self.clusters[a][0]]) < quality_key(self.records[self.clusters[b][0]])
 
-    def _hash_confirmed(self, a: int, b: int, similarity: float, threshold: float) -> bool:
-        """A pair just below the threshold whose perceptual hashes nearly agree and whose colours
-        do not tell them apart (pHash is blind to a colour scheme)."""
+    def _confirming_view(self, a: int, b: int, similarity: float, threshold: float) -> str | None:
+        """For a pair just below the threshold whose perceptual hashes nearly agree and whose colours
+        do not tell them apart (pHash is blind to a colour scheme): "" when they agree as they are,
+        the view's name when they agree once `b` is mirrored or turned; None when they do not."""
         if self.confirm is None or self._hashes is None:
-            return False
+            return None
         if similarity < max(threshold - self.confirm.margin, self.floor):
-            return False
-        if distance(self._hashes[a], self._hashes[b]) > self.confirm.max_distance:
-            return False
-        return self._colours is None or colours_agree(self._colours[a], self._colours[b])
+            return None
+        views = self._hash_views[b] if self._hash_views is not None and self._hash_views[b] else ()
+        candidates = [("", self._hashes[b])] + [
+            (name, views[index]) for name, index in self._compared if views
+        ]
+        for name, hashed in candidates:
+            if distance(self._hashes[a], hashed) > self.confirm.max_distance:
+                continue
+            if self._colours is None:
+                return name
+            colours = self._colours[b] if not name else signature_view(self._colours[b], name)
+            if colours_agree(self._colours[a], colours):
+                return name
+        return None
 
     def _is_ignored(self, a: int, b: int, ignored: frozenset[PathPair]) -> bool:
         if not ignored:
@@ -394,8 +429,14 @@ class NeighbourGraph:
         adjacency: dict[int, dict[int, float]],
         threshold: float,
         attached: dict[int, tuple[int, float, str]],
+        through_twin: dict[int, tuple[int, float]],
     ) -> Group | None:
         similarity = {reference: 1.0} | {m: adjacency[reference][m] for m in members}
+
+        def hash_view(member: int) -> str:
+            partner = through_twin[member][0] if member in through_twin else reference
+            return self._confirmed_views.get((min(partner, member), max(partner, member)), "")
+
         ordered = [
             reference,
             *sorted(members, key=lambda m: (-similarity[m], quality_key(self.records[self.clusters[m][0]]))),
@@ -405,6 +446,7 @@ class NeighbourGraph:
                 self.records[i],
                 similarity[c],
                 hash_confirmed=similarity[c] < threshold and c not in attached,
+                hash_view=hash_view(c) if similarity[c] < threshold and c not in attached else "",
                 screenshot_match=c in attached and attached[c][2] == "screenshot",
                 turned_match=c in attached and attached[c][2] == "turned",
                 cropped_match=c in attached and attached[c][2] == "cropped",
@@ -438,14 +480,14 @@ def _clusters(count: int, exact: Iterable[Sequence[int]], records: Sequence[Imag
 
 def _assign(
     nodes: Iterable[int], adjacency: dict[int, dict[int, float]], key: Callable[[int], Any]
-) -> tuple[dict[int, list[int]], dict[int, float]]:
+) -> tuple[dict[int, list[int]], dict[int, tuple[int, float]]]:
     """References in quality order; every other node joins its most similar adjacent reference.
 
     A member at least `TWIN_SIMILARITY` like its reference is the same picture (a twin) and stands
     for it: a node that matches a twin but no reference joins the twin's reference instead of
-    starting a group of its own, with the twin link's similarity (returned by node). A padded copy
-    can be the reference while a crop matches only the unpadded photo. One hop only: a twin of a
-    twin is not one."""
+    starting a group of its own, with the twin link's similarity (returned by node, with the twin).
+    A padded copy can be the reference while a crop matches only the unpadded photo. One hop only:
+    a twin of a twin is not one."""
     order = sorted(nodes, key=key)
     rank = {node: position for position, node in enumerate(order)}
     references: dict[int, list[int]] = {}
@@ -459,21 +501,20 @@ def _assign(
                 twin_of[node] = ref
         elif not any(neighbour in twin_of for neighbour in links):
             references[node] = []
-    through_twin: dict[int, float] = {}
+    through_twin: dict[int, tuple[int, float]] = {}
     for node in order:
         if node in references:
             continue
-        candidates: dict[int, tuple[float, bool]] = {}
+        candidates: dict[int, tuple[float, int]] = {}  # reference -> (similarity, through)
         for neighbour, similarity in adjacency.get(node, {}).items():
-            via = neighbour not in references
-            joins = twin_of.get(neighbour) if via else neighbour
-            if joins is not None and similarity > candidates.get(joins, (-2.0, False))[0]:
-                candidates[joins] = (similarity, via)
+            joins = neighbour if neighbour in references else twin_of.get(neighbour)
+            if joins is not None and similarity > candidates.get(joins, (-2.0, -1))[0]:
+                candidates[joins] = (similarity, neighbour)
         best = max(candidates, key=lambda ref: (candidates[ref][0], -rank[ref]))
         references[best].append(node)
-        similarity, via = candidates[best]
-        if via:
-            through_twin[node] = similarity
+        similarity, through = candidates[best]
+        if through != best:
+            through_twin[node] = (through, similarity)
     return references, through_twin
 
 

@@ -9,6 +9,11 @@ unrelated drawings and flags at its usual distances.
 The algorithm is the common one (as in the `imagehash` package): greyscale, 32×32 Lanczos
 resize, 2-D DCT-II, the 8×8 lowest frequencies, each bit set when its coefficient is above their
 median. The DCT is two small matrix products, so it needs nothing beyond numpy.
+
+The same coefficients give the pHash of the picture's mirror image and of its turns
+(`hash_views`) without another resize: mirroring the 32 samples of a row negates its odd
+frequencies, and a quarter turn transposes the coefficients and negates the odd ones along one
+side. A mirrored or turned copy then keeps the layout bits that its plain pHash loses.
 """
 
 from __future__ import annotations
@@ -30,13 +35,44 @@ def _dct_matrix(size: int) -> np.ndarray:
 _DCT = _dct_matrix(_SAMPLE)[:HASH_SIZE]  # only the low frequencies are ever used
 
 
-def perceptual_hash(image: Image.Image) -> int:
-    """The picture's pHash as an unsigned 64-bit integer (first bit = lowest frequency)."""
+# (-1) ** frequency along the columns (horizontal frequencies) and along the rows.
+_ODD_COLUMNS = np.tile((-1.0) ** np.arange(HASH_SIZE), (HASH_SIZE, 1))
+_ODD_ROWS = _ODD_COLUMNS.T
+# The views `hash_views` returns, in order.
+VIEWS = ("mirrored", "turned left", "turned over", "turned right")
+
+
+def _low_frequencies(image: Image.Image) -> np.ndarray:
+    """The 8×8 lowest DCT coefficients of the picture's 32×32 greyscale (rows: vertical)."""
     grey = image.convert("L").resize((_SAMPLE, _SAMPLE), Image.Resampling.LANCZOS)
     pixels = np.asarray(grey, dtype=np.float64)
-    low = _DCT @ pixels @ _DCT.T
+    return _DCT @ pixels @ _DCT.T
+
+
+def _pack(low: np.ndarray) -> int:
     bits = (low > np.median(low)).flatten()
     return int.from_bytes(np.packbits(bits).tobytes(), "big")
+
+
+def perceptual_hash(image: Image.Image) -> int:
+    """The picture's pHash as an unsigned 64-bit integer (first bit = lowest frequency)."""
+    return _pack(_low_frequencies(image))
+
+
+def hash_views(image: Image.Image) -> tuple[int, tuple[int, ...]]:
+    """The picture's pHash and the pHashes of its mirror image and of it turned a quarter left,
+    upside down and a quarter right (`VIEWS`), from one DCT."""
+    low = _low_frequencies(image)
+    turned = low.T
+    views = (low * _ODD_COLUMNS, turned * _ODD_ROWS, low * _ODD_COLUMNS * _ODD_ROWS, turned * _ODD_COLUMNS)
+    return _pack(low), tuple(_pack(view) for view in views)
+
+
+def compared_views(mirrored_copies: bool, turned_copies: bool) -> tuple[str, ...]:
+    """The `VIEWS` a scan compares: the mirror image when mirrored copies are asked for, the turns
+    when turned copies are. Neither is on by default: mirror-image designs (a left and a right
+    arrow) and the turns of a set of arrows agree as well as a copy does."""
+    return (("mirrored",) if mirrored_copies else ()) + (VIEWS[1:] if turned_copies else ())
 
 
 def distance(first: int, second: int) -> int:

@@ -65,6 +65,7 @@ class Member:
     image: ImageRecord
     similarity: float
     hash_confirmed: bool = False
+    hash_view: str = ""  # with hash_confirmed: "mirrored" or "turned ..." when the hashes agree so
     screenshot_match: bool = False
     turned_match: bool = False
     cropped_match: bool = False
@@ -73,6 +74,8 @@ class Member:
         payload = picture_payload(self.image, self.similarity)
         if self.hash_confirmed:
             payload["hash_confirmed"] = True
+        if self.hash_view:
+            payload["hash_view"] = self.hash_view
         if self.screenshot_match:
             payload["screenshot_match"] = True
         if self.turned_match:
@@ -85,7 +88,7 @@ class Member:
     def similarity_text(self) -> str:
         """The similarity as the window and the text report show it."""
         flags = (
-            ("pHash match", self.hash_confirmed),
+            (f"pHash match, {self.hash_view}" if self.hash_view else "pHash match", self.hash_confirmed),
             ("a screenshot showing it", self.screenshot_match),
             ("turned a quarter", self.turned_match),
             ("cropped from it", self.cropped_match),

@@ -25,6 +25,7 @@ from dupfinder.embedder import Embedder
 from dupfinder.grouping import NeighbourGraph
 from dupfinder.imaging import DecodedImage, DecodeError, load_for_model
 from dupfinder.jobs import Cancelled, Job
+from dupfinder.phash import compared_views
 from dupfinder.report import FileError, ImageRecord, Report
 from dupfinder.views import is_portrait, turned_inputs
 
@@ -42,13 +43,20 @@ class ScanOptions:
     batch_size: int = 32
     # Also embed portrait pictures turned a quarter each way, to find copies turned in their
     # pixels: two more inferences per portrait picture, so a first scan of portrait photos takes
-    # 1.4 to 1.8 times as long (`python -m benchmarks.throughput`). Off unless asked for.
+    # 1.4 to 1.8 times as long (`python -m benchmarks.throughput`). The pHash rule then also takes
+    # every picture's pHash turned (no extra work), which finds square pictures turned as well.
+    # Off unless asked for: the other arrows of a set of arrow icons are turns of each other.
     turned_copies: bool = False
     # Also embed six regions of each picture (`dupfinder.views.REGIONS`), to find copies cropped to
     # a part of it: up to six more inferences per picture, so a first scan on a 2-core CPU takes
     # about three times as long (83 against 240 images/s, `python -m benchmarks.throughput`). Off
     # unless asked for.
     cropped_copies: bool = False
+    # Also accept a pair a little below the threshold whose pHashes agree once one picture is
+    # mirrored (`dupfinder.phash.hash_views`), to find mirrored copies: no extra work, but a
+    # mirror-image design (a left and a right arrow) is then taken for a copy too. Off unless asked
+    # for. (With `turned_copies` the pHashes of the turns count as well.)
+    mirrored_copies: bool = False
 
 
 @dataclass
@@ -69,7 +77,8 @@ class _Collected:
     """What a scan gathers per picture, in step: record, embedding, content key, pHash, the
     embedding of a picture pasted into it (None for all but screenshots), the embeddings of
     the picture turned a quarter each way (None for all but portrait pictures), its colour
-    signature and the embeddings of its regions (None unless cropped copies are looked for)."""
+    signature, the embeddings of its regions (None unless cropped copies are looked for) and its
+    pHashes mirrored and turned."""
 
     records: list[ImageRecord] = field(default_factory=list)
     vectors: list[np.ndarray] = field(default_factory=list)
@@ -79,6 +88,7 @@ class _Collected:
     turned: list[np.ndarray | None] = field(default_factory=list)
     chromas: list[int] = field(default_factory=list)
     regions: list[np.ndarray | None] = field(default_factory=list)
+    hash_views: list[tuple[int, ...]] = field(default_factory=list)
 
     def add(
         self,
@@ -90,6 +100,7 @@ class _Collected:
         turned: np.ndarray | None,
         chroma: int,
         regions: np.ndarray | None,
+        hash_views: tuple[int, ...],
     ) -> None:
         self.records.append(record)
         self.vectors.append(vector)
@@ -99,6 +110,7 @@ class _Collected:
         self.turned.append(turned)
         self.chromas.append(chroma)
         self.regions.append(regions)
+        self.hash_views.append(hash_views)
 
 
 @dataclass
@@ -147,6 +159,8 @@ class Scanner:
             threads=options.workers,
             hashes=collected.hashes,
             confirm=self.embedder.card.confirm_rule,
+            hash_views=collected.hash_views,
+            compared_views=compared_views(options.mirrored_copies, options.turned_copies),
             colours=collected.chromas,
             inner=collected.inner,
             turned=collected.turned,
@@ -185,6 +199,7 @@ class Scanner:
                     cached.turned if options.turned_copies else None,
                     cached.chroma,
                     cached.regions if options.cropped_copies else None,
+                    cached.phash_views,
                 )
                 report.stats.cached += 1
             job.progress("embed", report.stats.cached, len(files))
@@ -204,6 +219,7 @@ class Scanner:
                         turned,
                         image.chroma,
                         regions,
+                        image.phash_views,
                     )
                     self.cache.remember_path(pending.found.path, pending.key)
                     out.add(
@@ -215,6 +231,7 @@ class Scanner:
                         turned,
                         image.chroma,
                         regions,
+                        image.phash_views,
                     )
                 self.cache.commit()
                 job.progress(

@@ -144,11 +144,12 @@ def test_region_vectors_round_trip_and_none_stays_apart_from_no_region(
             assert np.array_equal(hit.regions, vectors)
 
 
-@pytest.mark.parametrize("version", ["1", "2", "3", "4", "5", "6"])
+@pytest.mark.parametrize("version", ["1", "2", "3", "4", "5", "6", "7"])
 def test_a_cache_of_an_older_layout_is_started_afresh(tmp_path: Path, version: str) -> None:
     """Version 1 had no pHash column, version 2 no inner vectors, version 3 no picture share,
-    version 4 vectors of banded pictures cut as if they had bars, version 5 no colour signature and
-    version 6 no region vectors: opening any must neither fail nor serve its rows."""
+    version 4 vectors of banded pictures cut as if they had bars, version 5 no colour signature,
+    version 6 no region vectors and version 7 no mirrored or turned pHashes: opening any must
+    neither fail nor serve its rows."""
     import sqlite3
 
     old = sqlite3.connect(tmp_path / "c.db")
@@ -164,6 +165,7 @@ def test_a_cache_of_an_older_layout_is_started_afresh(tmp_path: Path, version: s
             "4": "phash INTEGER, inner BLOB, picture_share REAL, turned BLOB, ",
             "5": "phash INTEGER, inner BLOB, picture_share REAL, turned BLOB, ",
             "6": "phash INTEGER, inner BLOB, picture_share REAL, turned BLOB, chroma INTEGER, ",
+            "7": "phash INTEGER, inner BLOB, picture_share REAL, turned BLOB, chroma INTEGER, regions BLOB, ",
         }[version]
         + "PRIMARY KEY (fingerprint, size, mtime_ns, model));"
         + (
@@ -175,6 +177,7 @@ def test_a_cache_of_an_older_layout_is_started_afresh(tmp_path: Path, version: s
                 "4": ", 7, NULL, 1.0, NULL);",
                 "5": ", 7, NULL, 1.0, NULL);",
                 "6": ", 7, NULL, 1.0, NULL, 0);",
+                "7": ", 7, NULL, 1.0, NULL, 0, NULL);",
             }[version]
         )
     )
@@ -201,3 +204,15 @@ def test_the_colour_signature_round_trips(tmp_path: Path) -> None:
     with EmbeddingCache(tmp_path / "c.db") as cache:
         hit = cache.image(key, "model")
         assert hit is not None and hit.chroma == -(1 << 62) + 3
+
+
+def test_the_mirrored_and_turned_phashes_round_trip(tmp_path: Path) -> None:
+    key, bare = ContentKey("views", 10, 20), ContentKey("bare", 10, 20)
+    views = (0, 1, (1 << 64) - 1, 0x8000_0000_0000_0001)  # unsigned 64-bit, the top bit too
+    with EmbeddingCache(tmp_path / "c.db") as cache:
+        cache.store_image(key, "model", 4, 4, np.ones(4, np.float32), 7, phash_views=views)
+        cache.store_image(bare, "model", 4, 4, np.ones(4, np.float32), 7)
+    with EmbeddingCache(tmp_path / "c.db") as cache:
+        hit, none = cache.image(key, "model"), cache.image(bare, "model")
+        assert hit is not None and hit.phash_views == views
+        assert none is not None and none.phash_views == ()

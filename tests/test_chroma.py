@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw, ImageEnhance, ImageOps
 
-from dupfinder.chroma import chroma_signature, colours_agree
+from dupfinder.chroma import chroma_signature, colours_agree, signature_view
 from dupfinder.phash import distance, perceptual_hash
 from tests.imagegen import synthetic_photo
 
@@ -52,3 +52,23 @@ def test_red_and_blue_pictures_disagree_in_every_quarter() -> None:
     red = Image.fromarray(np.full((16, 16, 3), (200, 30, 30), np.uint8))
     blue = Image.fromarray(np.full((16, 16, 3), (30, 30, 200), np.uint8))
     assert not colours_agree(chroma_signature(red), chroma_signature(blue))
+
+
+def test_the_signature_of_a_view_is_that_of_the_picture_mirrored_or_turned() -> None:
+    """Red on the left, blue on the right: the mirror image disagrees with it as it is, and agrees
+    once its signature is mirrored, as the pHash rule compares a mirrored copy."""
+    quarters = Image.fromarray(
+        np.array([[[220, 30, 30], [30, 30, 220]], [[30, 200, 30], [220, 200, 20]]], np.uint8)
+    )
+    picture = quarters.resize((64, 48), Image.Resampling.NEAREST)
+    signature = chroma_signature(picture)
+    transposes = {
+        "mirrored": Image.Transpose.FLIP_LEFT_RIGHT,
+        "turned left": Image.Transpose.ROTATE_90,
+        "turned over": Image.Transpose.ROTATE_180,
+        "turned right": Image.Transpose.ROTATE_270,
+    }
+    for name, transpose in transposes.items():
+        turned = chroma_signature(picture.transpose(transpose))
+        assert signature_view(signature, name) == turned, name
+        assert not colours_agree(signature, turned) and colours_agree(signature_view(signature, name), turned)

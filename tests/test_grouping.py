@@ -590,3 +590,71 @@ def test_a_twin_stands_for_its_reference_one_hop_only(rng: np.random.Generator) 
     groups = _paths(NeighbourGraph(records, vectors), 0.95)
     padded_group = next(g for g in groups if "/p/padded.png" in g)
     assert "/p/stray.jpg" not in padded_group and {"/p/photo.jpg", "/p/crop.jpg"} <= padded_group
+
+
+def _mirror_scene(rng: np.random.Generator) -> tuple[np.ndarray, list[int], list[tuple[int, ...]]]:
+    """A photo, its mirrored copy (0.92: below a 0.95 threshold) and an unrelated picture; the copy's
+    pHash is far from the photo's, but its mirrored view is the photo's pHash."""
+    photo, away, other = _unit(rng.normal(size=(3, 16)))
+    vectors = np.stack([photo, _at_angle(photo, away, 0.92), other]).astype(np.float32)
+    hashes = [0xF0F0_F0F0_0000_FFFF, 0x0F0F_0F0F_FFFF_0000, 0x1234_5678_9ABC_DEF0]
+    views = [(0x0F0F_0F0F_FFFF_0001, 1, 2, 3), (0xF0F0_F0F0_0000_FFFE, 4, 5, 6), (7, 8, 9, 10)]
+    return vectors, hashes, views
+
+
+def test_a_mirrored_copy_joins_by_its_mirrored_phash_only_when_mirrors_are_compared(
+    rng: np.random.Generator,
+) -> None:
+    from dupfinder.grouping import HashConfirm
+
+    vectors, hashes, views = _mirror_scene(rng)
+    rule = HashConfirm(margin=0.05, max_distance=2)
+
+    def graph(compared: tuple[str, ...]) -> NeighbourGraph:
+        return NeighbourGraph(
+            _records(3), vectors, hashes=hashes, confirm=rule, hash_views=views, compared_views=compared
+        )
+
+    assert _paths(graph(()), 0.95) == []
+    assert _paths(graph(("turned left", "turned over", "turned right")), 0.95) == []
+    (group,) = graph(("mirrored",)).groups(0.95)
+    copy = group.members[1]
+    assert copy.hash_confirmed and copy.hash_view == "mirrored"
+    assert (
+        copy.similarity_text.endswith("(pHash match, mirrored)") and copy.to_dict()["hash_view"] == "mirrored"
+    )
+    assert _paths(graph(("mirrored",)), 0.98) == []  # still only `margin` below the threshold
+    with pytest.raises(ValueError, match="compared_views"):
+        graph(("upside down",))
+
+
+def test_the_colour_veto_compares_a_mirrored_copy_s_colours_mirrored(rng: np.random.Generator) -> None:
+    """Red left and blue right: its mirrored copy is blue left and red right, which agrees once
+    mirrored; the same design recoloured green and yellow is still vetoed."""
+    from PIL import Image
+
+    from dupfinder.chroma import chroma_signature
+    from dupfinder.grouping import HashConfirm
+
+    def signature(left: tuple[int, int, int], right: tuple[int, int, int]) -> int:
+        picture = Image.new("RGB", (64, 48), left)
+        picture.paste(right, (32, 0, 64, 48))
+        return chroma_signature(picture)
+
+    red, blue, green, yellow = (220, 30, 30), (30, 30, 220), (30, 200, 30), (220, 200, 20)
+    vectors, hashes, views = _mirror_scene(rng)
+    rule = HashConfirm(margin=0.05, max_distance=2)
+    for colours, grouped in (
+        ([signature(red, blue), signature(blue, red), signature(red, red)], True),
+        ([signature(red, blue), signature(yellow, green), signature(red, red)], False),
+    ):
+        graph = NeighbourGraph(
+            _records(3),
+            vectors,
+            hashes=hashes,
+            confirm=rule,
+            colours=colours,
+            hash_views=views,
+            compared_views=("mirrored",),
+        )
+        assert _paths(graph, 0.95) == ([{"/p/0000.jpg", "/p/0001.jpg"}] if grouped else [])

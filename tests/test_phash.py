@@ -7,7 +7,15 @@ import io
 import numpy as np
 from PIL import Image
 
-from dupfinder.phash import distance, from_signed, perceptual_hash, to_signed
+from dupfinder.phash import (
+    VIEWS,
+    compared_views,
+    distance,
+    from_signed,
+    hash_views,
+    perceptual_hash,
+    to_signed,
+)
 from tests.imagegen import synthetic_photo
 
 
@@ -47,3 +55,30 @@ def test_flat_pictures_hash_without_error() -> None:
     flat = Image.new("RGB", (64, 64), "grey")
     assert perceptual_hash(flat) == perceptual_hash(Image.new("RGB", (9, 7), "grey"))
     assert isinstance(perceptual_hash(Image.fromarray(np.zeros((1, 1, 3), np.uint8))), int)
+
+
+_TRANSPOSES = {
+    "mirrored": Image.Transpose.FLIP_LEFT_RIGHT,
+    "turned left": Image.Transpose.ROTATE_90,  # Pillow turns anticlockwise
+    "turned over": Image.Transpose.ROTATE_180,
+    "turned right": Image.Transpose.ROTATE_270,
+}
+
+
+def test_each_view_is_the_phash_of_the_picture_mirrored_or_turned_exactly() -> None:
+    photo = synthetic_photo(3, (320, 240))
+    plain, views = hash_views(photo)
+    assert plain == perceptual_hash(photo) and len(views) == len(VIEWS) == len(_TRANSPOSES)
+    for name, view in zip(VIEWS, views):
+        copy = perceptual_hash(photo.transpose(_TRANSPOSES[name]))
+        assert view == copy, name
+        assert distance(plain, copy) > 12  # what the plain rule could not match
+    saved = perceptual_hash(_resaved(photo.transpose(Image.Transpose.FLIP_LEFT_RIGHT), 40))
+    assert distance(views[0], saved) <= 4
+
+
+def test_a_scan_compares_the_views_it_is_asked_for() -> None:
+    assert compared_views(False, False) == ()
+    assert compared_views(True, False) == ("mirrored",)
+    assert compared_views(False, True) == ("turned left", "turned over", "turned right")
+    assert compared_views(True, True) == VIEWS

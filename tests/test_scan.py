@@ -103,6 +103,39 @@ def test_a_recoloured_copy_just_below_the_threshold_joins_by_its_phash(tmp_path:
     assert report.groups[0].members[1].hash_confirmed
 
 
+def test_a_mirrored_copy_joins_by_its_mirrored_phash_when_asked_for(tmp_path: Path) -> None:
+    """End to end: the mirrored pHash comes from the decode, survives the cache, and counts only
+    in a scan that asks for mirrored copies."""
+    from PIL import Image
+
+    from tests.tinymodel import build_tiny_model
+
+    photos = tmp_path / "pics"
+    # Half symmetric, so the test model (an 8x8 colour grid) scores the mirrored copy about 0.6
+    # while its plain pHash and colour signature disagree with the photo's.
+    scene = synthetic_photo(7, (320, 240))
+    photo = Image.blend(Image.blend(scene, scene.transpose(Image.Transpose.FLIP_LEFT_RIGHT), 0.5), scene, 0.5)
+    save(photo, photos / "photo.jpg", quality=95)
+    save(photo.transpose(Image.Transpose.FLIP_LEFT_RIGHT), photos / "mirrored.jpg", quality=90)
+    save(synthetic_photo(8, (320, 240)), photos / "other.jpg", quality=95)
+    model = build_tiny_model(tmp_path / "m.onnx", hash_confirm={"margin": 0.05, "max_distance": 4})
+    with EmbeddingCache(None) as cache:
+        vectors = Scanner(Embedder(model), cache).scan(ScanOptions([photos])).vectors
+    paths = sorted(photos.iterdir())  # mirrored, other, photo: the order a scan records them
+    similarity = float(vectors[0] @ vectors[2])
+    threshold = min(0.999, similarity + 0.02)  # the mirrored copy falls just below it
+    assert similarity < threshold and [p.name for p in paths] == ["mirrored.jpg", "other.jpg", "photo.jpg"]
+    for mirrored, grouped in ((False, False), (True, True), (True, True), (False, False)):  # then cached
+        options = ScanOptions([photos], threshold=threshold, mirrored_copies=mirrored)
+        with EmbeddingCache(tmp_path / "cache.db") as cache:
+            report = Scanner(Embedder(model), cache).scan(options).report
+        names = [{Path(m.image.path).name for m in g.members} for g in report.groups]
+        assert names == ([{"photo.jpg", "mirrored.jpg"}] if grouped else [])
+        if grouped:
+            assert report.groups[0].members[1].hash_view == "mirrored"
+    assert report.stats.cached == 3
+
+
 def test_a_screenshot_showing_a_photo_joins_it_from_a_fresh_decode_and_from_the_cache(
     tiny_model: Path, tmp_path: Path
 ) -> None:

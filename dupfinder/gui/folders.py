@@ -120,6 +120,11 @@ class FoldersPanel(QWidget):
         self.turned = QCheckBox(
             "Find copies turned a quarter (first scan of portrait photos is slower)", self
         )
+        self.mirrored = QCheckBox("Find mirrored copies (mirror-image designs group too)", self)
+        self.mirrored.setToolTip(
+            "A copy flipped left to right. A left and a right arrow, or any design drawn as its own\n"
+            "mirror image, are then grouped as copies as well."
+        )
         self.cropped = QCheckBox("Find cropped copies (first scan is several times slower)", self)
         self.min_size = QSpinBox(self)
         self.min_size.setRange(0, 1_000_000)
@@ -136,12 +141,14 @@ class FoldersPanel(QWidget):
         form.addRow(self.recursive)
         form.addRow(self.hidden)
         form.addRow(self.turned)
+        form.addRow(self.mirrored)
         form.addRow(self.cropped)
         form.addRow("Minimum size", self.min_size)
         form.addRow("File types", self.types)
         self.recursive.toggled.connect(self._options_changed)
         self.hidden.toggled.connect(self._options_changed)
         self.turned.toggled.connect(self._options_changed)
+        self.mirrored.toggled.connect(self._options_changed)
         self.cropped.toggled.connect(self._options_changed)
         self.min_size.valueChanged.connect(self._options_changed)
         return form
@@ -159,6 +166,7 @@ class FoldersPanel(QWidget):
             (self.recursive, self.settings.recursive),
             (self.hidden, self.settings.include_hidden),
             (self.turned, self.settings.turned_copies),
+            (self.mirrored, self.settings.mirrored_copies),
             (self.cropped, self.settings.cropped_copies),
         ):
             widget.blockSignals(True)
@@ -232,6 +240,7 @@ class FoldersPanel(QWidget):
         self.settings.recursive = self.recursive.isChecked()
         self.settings.include_hidden = self.hidden.isChecked()
         self.settings.turned_copies = self.turned.isChecked()
+        self.settings.mirrored_copies = self.mirrored.isChecked()
         self.settings.cropped_copies = self.cropped.isChecked()
         self.settings.min_size_kib = self.min_size.value()
         self.changed.emit()

@@ -59,6 +59,7 @@ class ScanFlow(QObject):
             threshold=self.settings.threshold,
             workers=self.settings.workers,
             turned_copies=self.settings.turned_copies,
+            mirrored_copies=self.settings.mirrored_copies,
             cropped_copies=self.settings.cropped_copies,
         )
 

@@ -101,6 +101,10 @@ class AppSettings:
         lambda self: self._get("scan/turned_copies", False, bool),
         lambda self, v: self.store.setValue("scan/turned_copies", bool(v)),
     )
+    mirrored_copies = property(
+        lambda self: self._get("scan/mirrored_copies", False, bool),
+        lambda self, v: self.store.setValue("scan/mirrored_copies", bool(v)),
+    )
     cropped_copies = property(
         lambda self: self._get("scan/cropped_copies", False, bool),
         lambda self, v: self.store.setValue("scan/cropped_copies", bool(v)),

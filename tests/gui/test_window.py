@@ -34,6 +34,8 @@ def test_settings_survive_a_restart(qtbot, environment: Environment, tiny_model:
     first.folders.hidden.setChecked(True)
     assert not first.folders.turned.isChecked()  # off unless asked for: it slows a first scan
     first.folders.turned.setChecked(True)
+    assert not first.folders.mirrored.isChecked()  # off unless asked for: mirror-image designs group
+    first.folders.mirrored.setChecked(True)
     assert not first.folders.cropped.isChecked()  # off unless asked for: six more inferences each
     first.folders.cropped.setChecked(True)
     first.folders.min_size.setValue(12)
@@ -57,6 +59,7 @@ def test_settings_survive_a_restart(qtbot, environment: Environment, tiny_model:
     assert second.split.sizes() == split
     assert second.settings.discover_options().min_size == 12 * 1024
     assert second.folders.turned.isChecked() and second.scanflow.options().turned_copies
+    assert second.folders.mirrored.isChecked() and second.scanflow.options().mirrored_copies
     assert second.folders.cropped.isChecked() and second.scanflow.options().cropped_copies
     second.close()
 
