@@ -3,7 +3,8 @@
 Steps: drop photos the base model already calls duplicates of each other (they would be taken
 for negatives), hold out a part, evaluate the base model on it, fine-tune from the base model's
 weights, export a new model beside the old one (never over it), evaluate the new model on the
-same held-out photos (which calibrates its threshold), and say how to select it.
+same held-out photos (which calibrates its threshold), give it the base model's pHash rule, and
+say how to select it.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 import datetime
 import os
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,7 @@ import numpy as np
 
 from dupfinder.embedder import Embedder
 from dupfinder.imaging import DecodeError, load_for_model
+from dupfinder.modelcard import card_path_for, load_card
 from dupfinder.models import find_model
 from trainer import checkpoint
 from trainer.data import DataError, load_folders
@@ -161,6 +163,7 @@ def refresh(options: RefreshOptions) -> dict[str, Any]:
     )
     result = export(work / "run", model_path, parity_images=[str(work / "heldout.txt")])
     after = evaluate(EvalOptions(model=str(result.model), out=str(work / "after"), **evaluation))
+    rule = carry_hash_rule(base, result.model)
     return {
         "base": str(base),
         "model": str(result.model),
@@ -169,7 +172,25 @@ def refresh(options: RefreshOptions) -> dict[str, Any]:
         "held_out": len(held),
         "before": _summary(before),
         "after": _summary(after),
+        "hash_confirm": rule,
     }
+
+
+def carry_hash_rule(base: Path, model: Path) -> dict[str, Any]:
+    """Give `model`'s card the base model's pHash rule (`hash_confirm`), noted as carried over.
+
+    The rule is calibrated on the project's validation corpus, which a refresh on a user's photos
+    does not have. It is set relative to the threshold (which the refresh calibrates) and rests on
+    pHash and colour agreement more than on the embedding's scale, so carrying it keeps the
+    greyscale and brightness copies a scan finds through it; a model without it finds far fewer.
+    Returns the rule ({} when the base has none)."""
+    rule = dict(load_card(base).hash_confirm)
+    if rule:
+        card = load_card(model)
+        note = f"from {base.name}: carried over by dupfinder-train refresh, not calibrated again"
+        provenance = {**card.provenance, "hash_confirm": note}
+        card_path_for(model).write_text(replace(card, hash_confirm=rule, provenance=provenance).to_json())
+    return rule
 
 
 def explain(summary: dict[str, Any]) -> str:
@@ -189,6 +210,9 @@ def explain(summary: dict[str, Any]) -> str:
     better = after["average_precision"] >= before["average_precision"]
     lines += [
         f"New model: {summary['model']} (the base model {summary['base']} is unchanged).",
+        "It keeps the base model's pHash rule (not calibrated again on these photos)."
+        if summary.get("hash_confirm")
+        else "",
         "" if better else "The new model did not beat the old one on these photos; keep the old one.",
         "To use it: dupfinder scan --model " + summary["model"],
         f"  or set DUPFINDER_MODEL={summary['model']}, or choose it in the window's settings (Model).",

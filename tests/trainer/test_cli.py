@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import shutil
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 from PIL import Image
 
-from dupfinder.modelcard import load_card
+from dupfinder.modelcard import card_path_for, load_card
 from tests.imagegen import corrupt_file
 from tests.trainer.conftest import TrainedModel, make_photos
 from trainer.cli import build_parser, main
@@ -100,6 +101,8 @@ def test_refresh_fine_tunes_beside_the_base_and_never_overwrites_it(
     base = tmp_path / "shipped" / "dupfinder-default.onnx"
     # A base with a non-default branch setting: the refreshed model must keep every one of them.
     export(trained_tiny_model.run, base, mirror_invariant=True)
+    rule = {"margin": 0.1, "max_distance": 3}  # as the shipped card's calibration writes one
+    card_path_for(base).write_text(replace(load_card(base), hash_confirm=rule).to_json())
     before = base.read_bytes()
     photos = make_photos(tmp_path / "mine", 10, start=200)
     summary = refresh(
@@ -118,8 +121,12 @@ def test_refresh_fine_tunes_beside_the_base_and_never_overwrites_it(
     assert new.with_suffix(".json").is_file() and new.with_suffix(".weights.npz").is_file()
     assert base.read_bytes() == before
     assert load_card(new).provenance["branch"] == load_card(base).provenance["branch"]
+    assert (
+        load_card(new).hash_confirm == rule
+        and "not calibrated again" in load_card(new).provenance["hash_confirm"]
+    )
     text = explain(summary)
-    assert "before" in text and "after" in text and f"--model {new}" in text
+    assert "before" in text and "after" in text and f"--model {new}" in text and "pHash rule" in text
 
 
 def test_refresh_needs_the_base_models_weights(
