@@ -287,6 +287,8 @@ class NeighbourGraph:
         assignment, through_twin = _assign(
             range(len(self.clusters)), adjacency, key=lambda c: quality_key(self.records[self.clusters[c][0]])
         )
+        # A copy that joined through a twin links to the reference with the twin link's similarity
+        # (so a lone picture may later take it for a twin too, when that link is >= 0.99).
         for reference, members in assignment.items():
             for member in members:
                 if member in through_twin:
@@ -398,10 +400,10 @@ class NeighbourGraph:
             return None
         if similarity < max(threshold - self.confirm.margin, self.floor):
             return None
-        views = self._hash_views[b] if self._hash_views is not None and self._hash_views[b] else ()
-        candidates = [("", self._hashes[b])] + [
-            (name, views[index]) for name, index in self._compared if views
-        ]
+        views = self._hash_views[b] if self._hash_views is not None else ()
+        candidates = [("", self._hashes[b])]
+        if views:  # none for a picture whose views were not kept
+            candidates += [(name, views[index]) for name, index in self._compared]
         for name, hashed in candidates:
             if distance(self._hashes[a], hashed) > self.confirm.max_distance:
                 continue
