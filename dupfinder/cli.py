@@ -77,7 +77,8 @@ def scan_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--turned-copies",
         action="store_true",
-        help="also find copies turned a quarter in their pixels (a first scan of portrait photos is slower)",
+        help="also find copies turned in their pixels (a first scan of portrait photos is slower; "
+        "the arrows of an icon set then group too)",
     )
     parser.add_argument(
         "--mirrored-copies",

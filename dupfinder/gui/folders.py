@@ -120,6 +120,11 @@ class FoldersPanel(QWidget):
         self.turned = QCheckBox(
             "Find copies turned a quarter (first scan of portrait photos is slower)", self
         )
+        self.turned.setToolTip(
+            "A copy turned in its pixels. Portrait pictures are also read turned (a slower first\n"
+            "scan), and every picture's pHash is also compared turned, so the arrows of an icon\n"
+            "set (left, up, right, down) group as well."
+        )
         self.mirrored = QCheckBox("Find mirrored copies (mirror-image designs group too)", self)
         self.mirrored.setToolTip(
             "A copy flipped left to right. A left and a right arrow, or any design drawn as its own\n"
