@@ -59,7 +59,10 @@ class Member:
     `screenshot_match` marks a screenshot that joined because the picture pasted into it matches
     the reference (its similarity is that picture's, not the whole screenshot's); `turned_match`
     a portrait picture that joined because, turned a quarter, it matches the landscape reference;
-    `cropped_match` a smaller picture that joined because it matches a region of the reference.
+    `cropped_match` a smaller picture that joined because it matches a region of the reference;
+    `group_match` a copy that came with a second group of the same picture (`dupfinder.grouping`,
+    `MERGE_SHARE`) and does not match the reference itself: its similarity is its best match
+    among the copies it joined.
     """
 
     image: ImageRecord
@@ -69,6 +72,7 @@ class Member:
     screenshot_match: bool = False
     turned_match: bool = False
     cropped_match: bool = False
+    group_match: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         payload = picture_payload(self.image, self.similarity)
@@ -82,6 +86,8 @@ class Member:
             payload["turned_match"] = True
         if self.cropped_match:
             payload["cropped_match"] = True
+        if self.group_match:
+            payload["group_match"] = True
         return payload
 
     @property
@@ -92,6 +98,7 @@ class Member:
             ("a screenshot showing it", self.screenshot_match),
             ("turned a quarter", self.turned_match),
             ("cropped from it", self.cropped_match),
+            ("like the group's other copies", self.group_match),
         )
         notes = [note for note, on in flags if on]
         return f"{self.similarity:.3f}" + "".join(f" ({note})" for note in notes)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from dupfinder import grouping
 from dupfinder.grouping import NeighbourGraph, quality_key
 from dupfinder.report import ImageRecord
 
@@ -571,18 +572,35 @@ def test_copies_that_match_the_reference_s_twin_join_its_group_instead_of_starti
     assert not any(m.hash_confirmed for m in group.members)
 
 
-def test_a_twin_stands_for_its_reference_one_hop_only(rng: np.random.Generator) -> None:
-    """A picture that matches only a copy which joined through the twin stays out of the group."""
+def _stray_scene(rng: np.random.Generator) -> tuple[np.ndarray, list[ImageRecord]]:
+    """`_twin_scene` and a stray picture that matches only the turned copy (0.965)."""
     vectors, records = _twin_scene(rng)
     _, _, _, _, elsewhere = np.linalg.qr(np.column_stack([vectors.T, rng.normal(size=32)]))[0].T
     stray = 0.965 * vectors[2] + np.sqrt(1 - 0.965**2) * elsewhere
     vectors = np.vstack([vectors, stray[None]]).astype(np.float32)
-    records = [*records, ImageRecord("/p/stray.jpg", 1000, 800, 100_000, 1.0)]
+    return vectors, [*records, ImageRecord("/p/stray.jpg", 1000, 800, 100_000, 1.0)]
+
+
+def test_a_twin_stands_for_its_reference_one_hop_only(rng: np.random.Generator) -> None:
+    """A picture that matches only a copy which joined through the twin stays out of the group."""
+    vectors, records = _stray_scene(rng)
     assert float((vectors[:4] @ vectors[4]).max()) == pytest.approx(0.965, abs=1e-4)
     assert max(float(vectors[i] @ vectors[4]) for i in (0, 1, 3)) < 0.95
     groups = _paths(NeighbourGraph(records, vectors), 0.95)
     padded_group = next(g for g in groups if "/p/padded.png" in g)
     assert "/p/stray.jpg" not in padded_group and {"/p/photo.jpg", "/p/crop.jpg"} <= padded_group
+
+
+def test_a_merge_moves_only_the_pictures_that_match_a_copy_they_join(rng: np.random.Generator) -> None:
+    """The stray (matching only the turned copy, 0.965) became a reference and took the turned copy;
+    the turned copy matches the photo and the crop, so it moves to their group, and the stray, which
+    matches none of them, is left alone rather than chained in."""
+    vectors, records = _stray_scene(rng)
+    (group,) = NeighbourGraph(records, vectors).groups(0.95)
+    paths = [m.image.path for m in group.members]
+    assert paths == ["/p/padded.png", "/p/photo.jpg", "/p/turned.jpg", "/p/crop.jpg"]
+    turned = group.members[2]
+    assert turned.group_match and turned.similarity == pytest.approx(float(vectors[2] @ vectors[3]), abs=1e-5)
 
 
 def _mirror_scene(rng: np.random.Generator) -> tuple[np.ndarray, list[int], list[tuple[int, ...]]]:
@@ -651,3 +669,109 @@ def test_the_colour_veto_compares_a_mirrored_copy_s_colours_mirrored(rng: np.ran
             compared_views=("mirrored",),
         )
         assert _paths(graph, 0.95) == ([{"/p/0000.jpg", "/p/0001.jpg"}] if grouped else [])
+
+
+def _split_scene(rng: np.random.Generator, close_copies: int = 0) -> tuple[np.ndarray, list[ImageRecord]]:
+    """One picture whose copies score near a 0.9 threshold: the photo (the reference) and three
+    copies (0.95 to it, 0.96 to one another), and an edited copy that matches the copies (0.93) but
+    not the photo (0.84), with a smaller copy of the edit (0.99 to it, 0.92 to the copies). With
+    `close_copies`, that many more copies of the photo (0.995 to it) that the edit does not match
+    (0.84)."""
+    e0, e1, *others = np.linalg.qr(rng.normal(size=(32, 6 + close_copies)))[0].T
+    tilt = np.arccos(0.96)
+    photo = np.cos(tilt) * e0 + np.sin(tilt) * e1
+    edited = np.cos(tilt) * e0 - np.sin(tilt) * e1
+    copies = [e0 + 0.03 * e1 + 0.2 * other for other in others[:3]]
+    close = [photo + 0.1 * other for other in others[4:]]
+    vectors = _unit(np.stack([photo, *copies, edited, edited + 0.15 * others[3], *close]))
+    records = [
+        ImageRecord("/p/photo.jpg", 400, 300, 9000, 1.0),
+        *[ImageRecord(f"/p/copy{i}.jpg", 200, 150, 5000 - i, 1.0) for i in range(3)],
+        ImageRecord("/p/edited.jpg", 300, 225, 7000, 1.0),
+        ImageRecord("/p/edited-small.jpg", 100, 75, 1000, 1.0),
+        *[ImageRecord(f"/p/close{i}.jpg", 200, 150, 4000 - i, 1.0) for i in range(close_copies)],
+    ]
+    return vectors, records
+
+
+def test_two_groups_of_one_picture_merge_and_say_why(
+    rng: np.random.Generator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The edit matches every copy but not the photo, so it started a second group (with its small
+    copy); a share of 6 in 8 pairs across the two matching merges them."""
+    vectors, records = _split_scene(rng)
+    similarity = vectors @ vectors.T
+    assert similarity[4, 0] < 0.9 < similarity[4:6, 1:4].min()
+    monkeypatch.setattr(grouping, "MERGE_SHARE", 2.0)  # never: the split as it was
+    assert len(NeighbourGraph(records, vectors).groups(0.9)) == 2
+    monkeypatch.undo()
+    (group,) = NeighbourGraph(records, vectors).groups(0.9)
+    assert group.reference.image.path == "/p/photo.jpg"
+    edited, small = group.members[4], group.members[5]
+    assert (edited.image.path, small.image.path) == ("/p/edited.jpg", "/p/edited-small.jpg")
+    # Their best match among the copies they joined, not each other's 0.99.
+    assert edited.similarity == pytest.approx(similarity[4, 1:4].max(), abs=1e-5)
+    assert small.similarity == pytest.approx(similarity[5, 1:4].max(), abs=1e-5)
+    assert edited.group_match and not edited.hash_confirmed and edited.to_dict()["group_match"] is True
+    assert edited.similarity_text.endswith("(like the group's other copies)")
+    assert not any(m.group_match for m in group.members[:4])
+
+
+def test_two_groups_stay_apart_when_under_a_fifth_of_the_pairs_across_match(
+    rng: np.random.Generator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With 12 more copies of the photo that the edit does not match, 6 pairs in 32 match."""
+    vectors, records = _split_scene(rng, close_copies=12)
+    assert (vectors[4:6] @ vectors[6:].T).max() < 0.9
+    assert len(NeighbourGraph(records, vectors).groups(0.9)) == 2
+    monkeypatch.setattr(grouping, "MERGE_SHARE", 0.15)
+    assert len(NeighbourGraph(records, vectors).groups(0.9)) == 1
+
+
+def test_a_user_s_not_duplicates_keeps_the_two_groups_apart(rng: np.random.Generator) -> None:
+    vectors, records = _split_scene(rng)
+    ignored = frozenset({frozenset({"/p/photo.jpg", "/p/edited.jpg"})})
+    assert len(NeighbourGraph(records, vectors).groups(0.9, ignored)) == 2
+
+
+def test_a_group_whose_pictures_do_not_all_match_the_other_stays_apart(rng: np.random.Generator) -> None:
+    """Two pictures (0.8 alike), each with three copies; one copy of each leans towards the other
+    picture and the two match (0.965), but nothing else across does: no chain merges them."""
+    e0, e1, *others = np.linalg.qr(rng.normal(size=(32, 6)))[0].T
+    first, second = e0, 0.8 * e0 + 0.6 * e1
+    vectors = _unit(
+        np.stack(
+            [
+                first,
+                *[first + 0.1 * other for other in others[:2]],
+                first + 0.3 * (second - first),
+                second,
+                *[second + 0.1 * other for other in others[2:]],
+                second + 0.3 * (first - second),
+            ]
+        )
+    )
+    names = ("a", "a1", "a2", "a3", "b", "b1", "b2", "b3")
+    records = [ImageRecord(f"/p/{n}.jpg", 400 - i, 400 - i, 1000, 1.0) for i, n in enumerate(names)]
+    assert (vectors[3] @ vectors[7]) > 0.9 and (vectors[:4] @ vectors[4:].T >= 0.9).sum() == 1
+    groups = _paths(NeighbourGraph(records, vectors), 0.9)
+    assert sorted(map(sorted, groups)) == [
+        [f"/p/{n}.jpg" for n in names[:4]],
+        sorted(f"/p/{n}.jpg" for n in names[4:]),
+    ]
+
+
+def test_a_group_whose_reference_matches_moves_whole(rng: np.random.Generator) -> None:
+    """A copy of the edit that matches the edit (0.95) but none of the photo's copies (0.89) comes
+    along with the edit's group: it matches that group's reference, which matches the copies."""
+    vectors, records = _split_scene(rng)
+    *_, away = np.linalg.qr(np.column_stack([vectors.T, rng.normal(size=32)]))[0].T
+    follower = 0.95 * vectors[4] + np.sqrt(1 - 0.95**2) * away
+    vectors = np.vstack([vectors, follower[None]]).astype(np.float32)
+    records = [*records, ImageRecord("/p/edited-grey.png", 120, 90, 900, 1.0)]
+    assert (vectors[1:4] @ follower).max() < 0.9
+    (group,) = NeighbourGraph(records, vectors).groups(0.9)
+    member = next(m for m in group.members if m.image.path == "/p/edited-grey.png")
+    assert member.group_match and member.similarity == pytest.approx(
+        (vectors[1:4] @ follower).max(), abs=1e-5
+    )
