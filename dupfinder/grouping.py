@@ -357,6 +357,7 @@ class NeighbourGraph:
         }
         group_of = {node: ref for ref, group in nodes.items() for node in group}
         first_group = dict(group_of)
+        ignored_paths = {path for pair in ignored for path in pair}
         links = [
             pair
             for pair, similarity in self.edges.items()
@@ -393,7 +394,8 @@ class NeighbourGraph:
                 # and the rest stay with their reference. No picture comes in by a longer chain.
                 group = nodes[gone]
                 movers = group if matching[0] else [n for n, m in zip(group, matching) if m]
-                if any(self._is_ignored(x, y, ignored) for x in movers for y in nodes[keep]):
+                marked = [x for x in movers if self._has_ignored_path(x, ignored_paths)]
+                if any(self._is_ignored(x, y, ignored) for x in marked for y in nodes[keep]):
                     continue
                 if matching[0]:
                     del nodes[gone], assignment[gone]
@@ -422,6 +424,11 @@ class NeighbourGraph:
             others = [n for n in nodes[reference] if first_group[n] != first_group[node]]
             adjacency.setdefault(reference, {})[node] = float(np.max(self._rep_vectors[others] @ vector))
         return moved - plain
+
+    def _has_ignored_path(self, cluster: int, ignored_paths: set[str]) -> bool:
+        return bool(ignored_paths) and any(
+            self.records[i].path in ignored_paths for i in self.clusters[cluster]
+        )
 
     def _matches_across(self, first: Sequence[int], second: Sequence[int], threshold: float) -> np.ndarray:
         """Which pairs across two groups match at the threshold and pass the rival filter (two
