@@ -57,11 +57,16 @@ def _channels(signature: int) -> np.ndarray:
     return np.frombuffer(packed, dtype=np.int8).astype(np.float32) * _STEP
 
 
+def is_colourless(signature: int) -> bool:
+    """Whether a picture has no colour to speak of (greyscale, or nearly so) in any quarter."""
+    return float(np.abs(_channels(signature)).max()) <= COLOURLESS
+
+
 def colours_agree(first: int, second: int) -> bool:
     """Whether two signatures could belong to one picture: either has no colour, or every quarter's
     colour is close."""
+    if is_colourless(first) or is_colourless(second):
+        return True
     a, b = _channels(first), _channels(second)
     largest = max(float(np.abs(a).max()), float(np.abs(b).max()))
-    if min(float(np.abs(a).max()), float(np.abs(b).max())) <= COLOURLESS:
-        return True
     return float(np.abs(a - b).max()) <= max(TOLERANCE, RELATIVE * largest)

@@ -27,6 +27,7 @@ class ImageRecord:
     bytes: int
     mtime: float  # seconds since the epoch
     picture_share: float = 1.0  # of the area, what is inside any letterbox/pillarbox bars
+    colourless: bool = False  # greyscale or nearly (`dupfinder.chroma.is_colourless`)
 
     @property
     def pixels(self) -> int:

@@ -20,6 +20,7 @@ import numpy as np
 
 from dupfinder import hashing
 from dupfinder.cache import CachedImage, ContentKey, EmbeddingCache
+from dupfinder.chroma import is_colourless
 from dupfinder.discover import DiscoverOptions, FoundFile, discover
 from dupfinder.embedder import Embedder
 from dupfinder.grouping import NeighbourGraph
@@ -191,7 +192,7 @@ class Scanner:
                     continue
                 self.cache.remember_path(found.path, key)
                 out.add(
-                    _record(found, cached.width, cached.height, cached.picture_share),
+                    _record(found, cached.width, cached.height, cached.picture_share, cached.chroma),
                     cached.vector,
                     key,
                     cached.phash,
@@ -223,7 +224,7 @@ class Scanner:
                     )
                     self.cache.remember_path(pending.found.path, pending.key)
                     out.add(
-                        _record(pending.found, image.width, image.height, image.picture_share),
+                        _record(pending.found, image.width, image.height, image.picture_share, image.chroma),
                         vector,
                         pending.key,
                         image.phash,
@@ -378,5 +379,8 @@ def _catching(function):  # type: ignore[no-untyped-def]
     return wrapped
 
 
-def _record(found: FoundFile, width: int, height: int, picture_share: float = 1.0) -> ImageRecord:
-    return ImageRecord(found.path, width, height, found.size, found.mtime_ns / 1e9, picture_share)
+def _record(
+    found: FoundFile, width: int, height: int, picture_share: float = 1.0, chroma: int | None = None
+) -> ImageRecord:
+    colourless = chroma is not None and is_colourless(chroma)
+    return ImageRecord(found.path, width, height, found.size, found.mtime_ns / 1e9, picture_share, colourless)

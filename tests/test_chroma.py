@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw, ImageEnhance, ImageOps
 
-from dupfinder.chroma import chroma_signature, colours_agree, signature_view
+from dupfinder.chroma import chroma_signature, colours_agree, is_colourless, signature_view
 from dupfinder.phash import distance, perceptual_hash
 from tests.imagegen import synthetic_photo
 
@@ -72,3 +72,11 @@ def test_the_signature_of_a_view_is_that_of_the_picture_mirrored_or_turned() -> 
         turned = chroma_signature(picture.transpose(transpose))
         assert signature_view(signature, name) == turned, name
         assert not colours_agree(signature, turned) and colours_agree(signature_view(signature, name), turned)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_a_greyscale_copy_is_colourless_and_its_colour_original_is_not(seed: int) -> None:
+    photo = synthetic_photo(seed, (320, 240))
+    assert not is_colourless(chroma_signature(photo))
+    assert is_colourless(chroma_signature(ImageOps.grayscale(photo)))
+    assert not is_colourless(chroma_signature(_button((220, 200, 20))))  # colour on white

@@ -159,6 +159,14 @@ def test_quality_key_orders_best_first() -> None:
     assert [r.path for r in sorted(records, key=quality_key)] == ["/c", "/a", "/b"]
 
 
+def test_colour_beats_greyscale_at_the_same_size_whatever_the_bytes() -> None:
+    colour = ImageRecord("/photo.jpg", 400, 300, 50_000, 2.0)
+    grey_png = ImageRecord("/photo-bw.png", 400, 300, 180_000, 1.0, colourless=True)
+    bigger_grey = ImageRecord("/photo-bw-big.png", 800, 600, 400_000, 1.0, colourless=True)
+    assert sorted([grey_png, colour], key=quality_key) == [colour, grey_png]
+    assert sorted([colour, bigger_grey], key=quality_key)[0] == bigger_grey  # pixels come first
+
+
 def test_weak_look_alike_link_does_not_steal_a_picture_from_its_copies(rng: np.random.Generator) -> None:
     a, b, noise = _unit(rng.normal(size=(3, 16)))
     copy_of_a = _at_angle(a, noise, 0.999)
@@ -591,10 +599,14 @@ def test_a_twin_stands_for_its_reference_one_hop_only(rng: np.random.Generator) 
     assert "/p/stray.jpg" not in padded_group and {"/p/photo.jpg", "/p/crop.jpg"} <= padded_group
 
 
-def test_a_merge_moves_only_the_pictures_that_match_a_copy_they_join(rng: np.random.Generator) -> None:
+def test_a_merge_moves_only_the_pictures_that_match_a_copy_they_join(
+    rng: np.random.Generator, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The stray (matching only the turned copy, 0.965) became a reference and took the turned copy;
     the turned copy matches the photo and the crop, so it moves to their group, and the stray, which
-    matches none of them, is left alone rather than chained in."""
+    matches none of them, is left alone rather than chained in. (2 pairs in 6 match across: the
+    share is lowered to let this small scene merge.)"""
+    monkeypatch.setattr(grouping, "MERGE_SHARE", 0.3)
     vectors, records = _stray_scene(rng)
     (group,) = NeighbourGraph(records, vectors).groups(0.95)
     paths = [m.image.path for m in group.members]
@@ -717,14 +729,14 @@ def test_two_groups_of_one_picture_merge_and_say_why(
     assert not any(m.group_match for m in group.members[:4])
 
 
-def test_two_groups_stay_apart_when_under_a_fifth_of_the_pairs_across_match(
+def test_two_groups_stay_apart_when_under_half_the_pairs_across_match(
     rng: np.random.Generator, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """With 12 more copies of the photo that the edit does not match, 6 pairs in 32 match."""
-    vectors, records = _split_scene(rng, close_copies=12)
+    """With 4 more copies of the photo that the edit does not match, 6 pairs in 16 match."""
+    vectors, records = _split_scene(rng, close_copies=4)
     assert (vectors[4:6] @ vectors[6:].T).max() < 0.9
     assert len(NeighbourGraph(records, vectors).groups(0.9)) == 2
-    monkeypatch.setattr(grouping, "MERGE_SHARE", 0.15)
+    monkeypatch.setattr(grouping, "MERGE_SHARE", 0.3)
     assert len(NeighbourGraph(records, vectors).groups(0.9)) == 1
 
 

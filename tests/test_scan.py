@@ -234,3 +234,20 @@ def test_a_cropped_copy_joins_from_a_fresh_decode_and_from_the_cache(
     names = [Path(record.path).name for record in result.graph.records]
     crop, photo_vector = (result.vectors[names.index(name)] for name in ("crop.png", "photo.png"))
     assert float(crop @ photo_vector) < report.threshold  # as a whole, the crop would not match
+
+
+def test_a_scan_knows_which_pictures_are_greyscale_fresh_and_from_the_cache(
+    tiny_model: Path, tmp_path: Path
+) -> None:
+    """The best copy prefers colour to greyscale (`quality_key`): the records must say which is
+    which, whether the picture was just decoded or read back from the cache."""
+    photos = tmp_path / "pics"
+    photo = synthetic_photo(7, (320, 240))
+    save(photo, photos / "photo.jpg", quality=80)
+    save(photo.convert("L"), photos / "photo-bw.png")
+    for _ in range(2):
+        with EmbeddingCache(tmp_path / "cache.db") as cache:
+            result = Scanner(Embedder(tiny_model), cache).scan(ScanOptions([photos]))
+        colourless = {Path(r.path).name: r.colourless for r in result.graph.records}
+        assert colourless == {"photo.jpg": False, "photo-bw.png": True}
+    assert result.report.stats.cached == 2
