@@ -56,6 +56,7 @@ from benchmarks.pairs import (
     negative_scores,
     positive_scores,
 )
+from dupfinder.chroma import is_colourless
 from dupfinder.embedder import Embedder
 from dupfinder.grouping import HashConfirm, NeighbourGraph
 from dupfinder.hashing import content_hash, exact_clusters, fingerprint, safe
@@ -235,6 +236,7 @@ class Embedded:
     chromas: list[int]  # colour signatures (`dupfinder.chroma`), as the cache stores them
     regions: list[np.ndarray | None]  # region vectors (R, D) per file, None unless asked for
     hash_views: list[tuple[int, ...]]  # pHashes mirrored and turned (`dupfinder.phash.VIEWS`)
+    shares: list[float]  # of each picture's area, what lies inside letterbox/pillarbox bars
 
     def looks(self) -> ViewLooks:
         """Second looks as matrices, for scoring every pair at once."""
@@ -260,15 +262,16 @@ def embed_files(
     with `regions` the vectors of each picture's regions (as a scan with `--cropped-copies`)."""
     size, mode = embedder.card.input_size, embedder.card.resize
     Decoded = tuple[
-        np.ndarray, tuple[int, int], int, np.ndarray | None, int, np.ndarray | None, tuple[int, ...]
+        np.ndarray, tuple[int, int], int, np.ndarray | None, int, np.ndarray | None, tuple[int, ...], float
     ]
 
     def decode(path: Path) -> Decoded:
         try:
             d = load_for_model(path, size, mode, second_looks, regions)  # type: ignore[arg-type]
-            return d.pixels, (d.width, d.height), d.phash, d.inner, d.chroma, d.regions, d.phash_views
+            shape = (d.width, d.height)
+            return d.pixels, shape, d.phash, d.inner, d.chroma, d.regions, d.phash_views, d.picture_share
         except DecodeError:
-            return np.zeros((size, size, 3), np.uint8), (0, 0), 0, None, 0, None, ()
+            return np.zeros((size, size, 3), np.uint8), (0, 0), 0, None, 0, None, (), 1.0
 
     def embed(pixels: list[np.ndarray]) -> np.ndarray:
         if not pixels:
@@ -296,7 +299,10 @@ def embed_files(
     ]
     hashes = np.array([d[2] for d in decoded], np.uint64)
     chromas, hash_views = [d[4] for d in decoded], [d[6] for d in decoded]
-    return Embedded(vectors, [d[1] for d in decoded], hashes, inner, turned, chromas, parts, hash_views)
+    shares = [d[7] for d in decoded]
+    return Embedded(
+        vectors, [d[1] for d in decoded], hashes, inner, turned, chromas, parts, hash_views, shares
+    )
 
 
 def view_scores(vectors: np.ndarray, looks: ViewLooks) -> Callable[[np.ndarray], np.ndarray]:
@@ -331,13 +337,19 @@ def engine_graph(
     regions: list[np.ndarray | None] | None = None,
     hash_views: list[tuple[int, ...]] | None = None,
     views: tuple[str, ...] = (),
+    shares: list[float] | None = None,
 ) -> tuple[NeighbourGraph, dict[str, int]]:
     """The neighbour graph a scan builds over these files (exact copies by content hash included)
     and each file's row by path; one graph serves every threshold from GRAPH_FLOOR up."""
     records = []
-    for path, (width, height) in zip(paths, sizes):
+    for row, (path, (width, height)) in enumerate(zip(paths, sizes)):
         stat = path.stat()
-        records.append(ImageRecord(str(path.resolve()), width, height, stat.st_size, stat.st_mtime))
+        # As a scan's records: bars do not make the best copy, nor does greyscale.
+        share = 1.0 if shares is None else shares[row]
+        colourless = colours is not None and is_colourless(colours[row])
+        records.append(
+            ImageRecord(str(path.resolve()), width, height, stat.st_size, stat.st_mtime, share, colourless)
+        )
     index_of = {record.path: i for i, record in enumerate(records)}
     sizes_of = {r.path: r.bytes for r in records}
     clusters = exact_clusters(sizes_of, safe(content_hash), safe(lambda p: fingerprint(p, sizes_of[p])))
@@ -485,6 +497,7 @@ def run(
             embedded.regions if crops else None,
             embedded.hash_views,
             compared_views(mirrored_copies=mirrors, turned_copies=turns),
+            embedded.shares,
         )
         group_of = group_ids(graph, index_of, threshold)
         grouping_seconds = time.perf_counter() - start
@@ -626,6 +639,7 @@ class ScanDraws:
                 None,
                 embedded.chromas,
                 hash_views=embedded.hash_views,
+                shares=embedded.shares,
             )
             self.graphs.append((pairs, graph, index_of))
 

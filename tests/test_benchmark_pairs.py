@@ -84,6 +84,34 @@ def test_engine_groups_follow_the_grouping_rules(tmp_path: Path) -> None:
     assert group_of[3] == group_of[4] >= 1 and group_of[3] != group_of[0]
 
 
+def test_engine_groups_choose_the_reference_as_a_scan_does(tmp_path: Path) -> None:
+    """A scan's records know a copy's bars and a greyscale copy, so neither becomes the best copy
+    for having more pixels or more bytes; the benchmark's records must know it too."""
+    from PIL import Image
+
+    from benchmarks.accuracy import engine_graph
+
+    paths = []
+    for name, size, colour in (
+        ("photo", (80, 60), "red"),
+        ("bars", (80, 80), "red"),
+        ("grey", (80, 60), "gray"),
+    ):
+        path = tmp_path / f"{name}.png"
+        Image.new("RGB", size, colour).save(path)
+        paths.append(path)
+    path = paths[2]
+    path.write_bytes(path.read_bytes() + b"\0" * 4096)  # more bytes than the photo
+    vectors = np.stack([_unit(1, 0, 0)] * 3)
+    sizes, shares = [(80, 60), (80, 80), (80, 60)], [1.0, 0.75, 1.0]
+    colours = [0x10F0_10F0_10F0_10F0, 0x10F0_10F0_10F0_10F0, 0]  # the last one without colour
+    graph, _ = engine_graph(paths, vectors, sizes, colours=colours, shares=shares)
+    (group,) = graph.groups(0.9)
+    assert Path(group.reference.image.path).name == "photo.png"
+    graph, _ = engine_graph(paths, vectors, sizes)  # without them: the padded copy wins
+    assert Path(graph.groups(0.9)[0].reference.image.path).name == "bars.png"
+
+
 def test_write_threshold_keeps_the_rest_of_the_card(tmp_path: Path) -> None:
     import json
 
