@@ -42,6 +42,10 @@ stray link, so they stay apart. The group with the worse reference moves: whole 
 matches one of the copies it joins, else only its members that do, the rest staying with their
 reference, so no picture comes in by a longer chain. A member that moved and does not match the new
 reference itself shows its best match among the copies it joined (`Member.group_match`).
+
+The best copy is the one with the most picture, and a copy stretched wider has more pixels but no
+more picture: a picture whose shape differs from the one most of its matches share is ranked by the
+pixels it would keep at that shape (`in_common_shape`), and loses a tie.
 """
 
 from __future__ import annotations
@@ -80,22 +84,47 @@ TWIN_SIMILARITY = 0.99
 # Two groups merge when at least this share of the pairs across them (whole pictures, exact copies
 # counted once) match at the threshold and pass the rival filter. Measured on five draws of the
 # validation split pooled: at the card's threshold (0.953, calibrated with this rule in place) a
-# default scan's recall goes 0.710 -> 0.721 with no false pair added, and no share from 1/3 up adds
-# one; 0.25 added 34 (two groups of look-alike siblings). At the earlier threshold 0.958, 0.2 gained
+# default scan's recall goes 0.722 -> 0.724 (0.710 -> 0.721 before the best copy knew stretched
+# copies) with no false pair added, and no share from 1/3 up adds one; 0.25 added 34 (two groups of
+# look-alike siblings). At the earlier threshold 0.958, 0.2 gained
 # more (0.704 -> 0.719) and stayed clean down to 0.05. Half keeps twice the highest share that ever
 # added a false pair.
 MERGE_SHARE = 0.5
 
+# Two pictures have one shape when their long-over-short side ratios differ by at most this share:
+# resizing rounds a side to a whole pixel, which moves the ratio well under 1% from 100 pixels up.
+SHAPE_TOLERANCE = 0.03
+
 PathPair = frozenset[str]
 
 
-def quality_key(record: ImageRecord) -> tuple[float, bool, int, float, str]:
+QualityKey = tuple[float, bool, bool, int, float, str]
+
+
+def quality_key(record: ImageRecord, reshaped: float | None = None) -> QualityKey:
     """Sort key putting the best copy first: most picture pixels (bars added around a picture do
-    not count, and a copy with bars must beat one without by `BARS_HANDICAP`), then colour over
-    greyscale (a greyscale copy saved as PNG has more bytes than its colour JPEG, and is still
-    the copy to lose), then most bytes, then oldest, then path."""
-    pixels = record.picture_pixels / (BARS_HANDICAP if record.picture_share < 1.0 else 1.0)
-    return (-pixels, record.colourless, -record.bytes, record.mtime, record.path)
+    not count, and a copy with bars must beat one without by `BARS_HANDICAP`; a copy stretched out
+    of its picture's shape counts the pixels it would keep at that shape, `reshaped`, and loses a
+    tie), then colour over greyscale (a greyscale copy saved as PNG has more bytes than its colour
+    JPEG, and is still the copy to lose), then most bytes, then oldest, then path."""
+    count = record.picture_pixels if reshaped is None else reshaped
+    count /= BARS_HANDICAP if record.picture_share < 1.0 else 1.0
+    return (-count, reshaped is not None, record.colourless, -record.bytes, record.mtime, record.path)
+
+
+def shape_of(record: ImageRecord) -> float | None:
+    """The long side over the short one (a quarter turn keeps it), or None for a picture with bars,
+    whose own shape is not known."""
+    if record.picture_share < 1.0 or min(record.width, record.height) < 1:
+        return None
+    return max(record.width, record.height) / min(record.width, record.height)
+
+
+def in_common_shape(record: ImageRecord, shape: float) -> float:
+    """The pixels a picture keeps at another shape without being enlarged: a copy stretched wider
+    has no more picture than the original it was stretched from."""
+    long_side, short_side = max(record.width, record.height), min(record.width, record.height)
+    return min(long_side, short_side * shape) * min(short_side, long_side / shape)
 
 
 @dataclass(frozen=True)
@@ -180,6 +209,7 @@ class NeighbourGraph:
             )
         self._compared = [(name, VIEWS.index(name)) for name in compared_views]
         self._confirmed_views: dict[tuple[int, int], str] = {}  # pairs confirmed through a view
+        self._keys: list[QualityKey] = []  # quality, per `groups` call
         self._colours = None if colours is None else [int(colours[i]) for i in self.representatives]
         self._rep_vectors = np.ascontiguousarray(
             vectors[self.representatives] if self.representatives else vectors[:0], dtype=np.float32
@@ -303,9 +333,8 @@ class NeighbourGraph:
                 f"{self.floor}, received: threshold={threshold}"
             )
         adjacency = self._adjacency(threshold, ignored)
-        assignment, through_twin = _assign(
-            range(len(self.clusters)), adjacency, key=lambda c: quality_key(self.records[self.clusters[c][0]])
-        )
+        self._keys = self._quality_keys(adjacency)
+        assignment, through_twin = _assign(range(len(self.clusters)), adjacency, key=self._keys.__getitem__)
         # A copy that joined through a twin links to the reference with the twin link's similarity
         # (so a lone picture may later take it for a twin too, when that link is >= 0.99).
         for reference, members in assignment.items():
@@ -510,7 +539,22 @@ class NeighbourGraph:
         return attached
 
     def _better(self, a: int, b: int) -> bool:
-        return quality_key(self.records[self.clusters[a][0]]) < quality_key(self.records[self.clusters[b][0]])
+        return self._keys[a] < self._keys[b]
+
+    def _quality_keys(self, adjacency: dict[int, dict[int, float]]) -> list[QualityKey]:
+        """Each cluster's `quality_key`, a picture whose shape differs from the one most of its
+        matches share (by more than `SHAPE_TOLERANCE`) counted at that shape: a copy stretched
+        wider has more pixels than its original, and no more picture."""
+        shapes = [shape_of(self.records[cluster[0]]) for cluster in self.clusters]
+        keys = []
+        for node, cluster in enumerate(self.clusters):
+            record, own = self.records[cluster[0]], shapes[node]
+            common = _common_shape([shapes[n] for n in adjacency.get(node, {})]) if own else None
+            if common is None or own is None or _same_shape(own, common):
+                keys.append(quality_key(record))
+            else:
+                keys.append(quality_key(record, in_common_shape(record, common)))
+        return keys
 
     def _confirming_view(self, a: int, b: int, similarity: float, threshold: float) -> str | None:
         """For a pair just below the threshold whose perceptual hashes nearly agree and whose colours
@@ -564,7 +608,7 @@ class NeighbourGraph:
 
         ordered = [
             reference,
-            *sorted(members, key=lambda m: (-similarity[m], quality_key(self.records[self.clusters[m][0]]))),
+            *sorted(members, key=lambda m: (-similarity[m], self._keys[m])),
         ]
         result = [
             Member(
@@ -583,6 +627,21 @@ class NeighbourGraph:
         if len(result) < 2:
             return None
         return Group(0, "near" if members else "exact", tuple(result))
+
+
+def _same_shape(first: float, second: float) -> bool:
+    return abs(first / second - 1.0) <= SHAPE_TOLERANCE
+
+
+def _common_shape(shapes: Sequence[float | None]) -> float | None:
+    """The shape (long over short side) that more than half of at least two known shapes share,
+    or None."""
+    known = sorted(shape for shape in shapes if shape is not None)
+    if len(known) < 2:
+        return None
+    middle = known[len(known) // 2]
+    agreeing = [shape for shape in known if _same_shape(shape, middle)]
+    return middle if 2 * len(agreeing) > len(known) else None
 
 
 def _twins(reference: int, members: Sequence[int], adjacency: dict[int, dict[int, float]]) -> list[int]:

@@ -94,7 +94,7 @@ def test_engine_groups_choose_the_reference_as_a_scan_does(tmp_path: Path) -> No
     paths = []
     for name, size, colour in (
         ("photo", (80, 60), "red"),
-        ("bars", (80, 80), "red"),
+        ("bars", (100, 75), "red"),
         ("grey", (80, 60), "gray"),
     ):
         path = tmp_path / f"{name}.png"
@@ -103,13 +103,15 @@ def test_engine_groups_choose_the_reference_as_a_scan_does(tmp_path: Path) -> No
     path = paths[2]
     path.write_bytes(path.read_bytes() + b"\0" * 4096)  # more bytes than the photo
     vectors = np.stack([_unit(1, 0, 0)] * 3)
-    sizes, shares = [(80, 60), (80, 80), (80, 60)], [1.0, 0.75, 1.0]
+    sizes, shares = [(80, 60), (100, 75), (80, 60)], [1.0, 0.64, 1.0]  # bars: as much picture
     colours = [0x10F0_10F0_10F0_10F0, 0x10F0_10F0_10F0_10F0, 0]  # the last one without colour
     graph, _ = engine_graph(paths, vectors, sizes, colours=colours, shares=shares)
     (group,) = graph.groups(0.9)
     assert Path(group.reference.image.path).name == "photo.png"
     graph, _ = engine_graph(paths, vectors, sizes)  # without them: the padded copy wins
     assert Path(graph.groups(0.9)[0].reference.image.path).name == "bars.png"
+    graph, _ = engine_graph(paths, vectors, sizes, shares=shares)  # without colour: the grey one
+    assert Path(graph.groups(0.9)[0].reference.image.path).name == "grey.png"
 
 
 def test_write_threshold_keeps_the_rest_of_the_card(tmp_path: Path) -> None:

@@ -787,3 +787,44 @@ def test_a_group_whose_reference_matches_moves_whole(rng: np.random.Generator) -
     assert member.group_match and member.similarity == pytest.approx(
         (vectors[1:4] @ follower).max(), abs=1e-5
     )
+
+
+def test_a_stretched_copy_is_not_the_best_copy_when_the_others_share_the_original_s_shape(
+    rng: np.random.Generator,
+) -> None:
+    """Stretched 30% wider, a copy has more pixels than its original and no more picture: counted at
+    the shape its matches share (2:1, one of them turned a quarter), it ranks as the original."""
+    photo = _unit(rng.normal(size=(1, 16)))[0]
+    vectors = np.stack([_at_angle(photo, other, 0.995) for other in _unit(rng.normal(size=(5, 16)))])
+    records = [
+        ImageRecord("/p/stretched.jpg", 333, 128, 40_000, 1.0),
+        ImageRecord("/p/photo.jpg", 256, 128, 30_000, 1.0),
+        ImageRecord("/p/small.jpg", 128, 64, 9_000, 1.0),
+        ImageRecord("/p/turned.jpg", 128, 256, 29_000, 1.0),
+        ImageRecord("/p/thumb.jpg", 100, 50, 5_000, 1.0),
+    ]
+    (group,) = NeighbourGraph(records, vectors.astype(np.float32)).groups(0.9)
+    assert group.reference.image.path == "/p/photo.jpg"
+    assert quality_key(records[0]) < quality_key(records[1])  # by its own pixels alone it would win
+
+
+def test_a_stretched_copy_with_a_single_match_keeps_its_pixels(rng: np.random.Generator) -> None:
+    """With one match there is no common shape to go by: which one is stretched is not known."""
+    photo = _unit(rng.normal(size=(1, 16)))[0]
+    other = _unit(rng.normal(size=(1, 16)))[0]
+    vectors = np.stack([photo, _at_angle(photo, other, 0.99)]).astype(np.float32)
+    records = [
+        ImageRecord("/p/photo.jpg", 256, 128, 30_000, 1.0),
+        ImageRecord("/p/wide.jpg", 333, 128, 40_000, 1.0),
+    ]
+    (group,) = NeighbourGraph(records, vectors).groups(0.9)
+    assert group.reference.image.path == "/p/wide.jpg"
+
+
+def test_shapes_compare_long_over_short_side_and_bars_hide_it() -> None:
+    from dupfinder.grouping import in_common_shape, shape_of
+
+    assert shape_of(ImageRecord("/a", 200, 100, 1, 0)) == shape_of(ImageRecord("/b", 100, 200, 1, 0)) == 2.0
+    assert shape_of(ImageRecord("/c", 200, 150, 1, 0, picture_share=0.75)) is None
+    assert in_common_shape(ImageRecord("/d", 333, 128, 1, 0), 2.0) == 256 * 128
+    assert in_common_shape(ImageRecord("/e", 256, 128, 1, 0), 2.0) == 256 * 128
