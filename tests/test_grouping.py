@@ -828,3 +828,63 @@ def test_shapes_compare_long_over_short_side_and_bars_hide_it() -> None:
     assert shape_of(ImageRecord("/c", 200, 150, 1, 0, picture_share=0.75)) is None
     assert in_common_shape(ImageRecord("/d", 333, 128, 1, 0), 2.0) == 256 * 128
     assert in_common_shape(ImageRecord("/e", 256, 128, 1, 0), 2.0) == 256 * 128
+
+
+_COLOUR = 0x10F0_10F0_10F0_10F0  # a colour signature with colour in every quarter
+_GREY = 0  # no colour anywhere
+
+
+def _greyscale_scene(rng: np.random.Generator) -> tuple[np.ndarray, list[int]]:
+    """A colour picture, a copy of it (0.995), its greyscale copy that the model scores 0.45 (under
+    the graph's floor) with the very same pHash, and a picture the greyscale copy looks more like
+    (0.85: under a 0.9 threshold, yet enough for the rival filter to cut a 0.45 link)."""
+    photo, away, side, other = np.linalg.qr(rng.normal(size=(16, 4)))[0].T
+    grey = _at_angle(photo, away, 0.45)
+    vectors = np.stack([photo, _at_angle(photo, side, 0.995), grey, _at_angle(grey, other, 0.85)])
+    hashes = [0xF0F0_F0F0_0000_FFFF] * 3 + [0x0F0F_0F0F_FFFF_0000]
+    return vectors.astype(np.float32), hashes
+
+
+def test_a_greyscale_copy_with_the_same_phash_joins_however_low_the_model_scores_it(
+    rng: np.random.Generator,
+) -> None:
+    from dupfinder.grouping import HashConfirm
+
+    vectors, hashes = _greyscale_scene(rng)
+    rule = HashConfirm(margin=0.05, max_distance=2)
+    records = [
+        ImageRecord("/p/photo.jpg", 400, 300, 90_000, 1.0),
+        ImageRecord("/p/small.jpg", 200, 150, 20_000, 1.0),
+        ImageRecord("/p/grey.png", 400, 300, 120_000, 1.0, colourless=True),
+        ImageRecord("/p/other.jpg", 300, 300, 60_000, 1.0),
+    ]
+    colours = [_COLOUR, _COLOUR, _GREY, _COLOUR]
+    (group,) = NeighbourGraph(records, vectors, hashes=hashes, confirm=rule, colours=colours).groups(0.9)
+    assert [m.image.path for m in group.members] == ["/p/photo.jpg", "/p/small.jpg", "/p/grey.png"]
+    grey = group.members[2]
+    assert grey.hash_confirmed and grey.similarity == pytest.approx(0.45, abs=1e-4)
+    # Without the card's rule, or when both are in colour (an equal pHash alone is no proof), no.
+    no_rule = NeighbourGraph(records, vectors, hashes=hashes, colours=colours)
+    assert len(no_rule.groups(0.9)[0].members) == 2
+    in_colour = NeighbourGraph(records, vectors, hashes=hashes, confirm=rule, colours=[_COLOUR] * 4)
+    assert len(in_colour.groups(0.9)[0].members) == 2
+
+
+def test_a_phash_shared_by_many_pictures_finds_no_greyscale_copy(rng: np.random.Generator) -> None:
+    from dupfinder.grouping import GREYSCALE_BUCKET, HashConfirm
+
+    count = GREYSCALE_BUCKET + 1
+    vectors = _unit(rng.normal(size=(count, 16)))  # unrelated pictures, one flat pHash
+    colours = [_GREY] + [_COLOUR] * (count - 1)
+    graph = NeighbourGraph(
+        _records(count), vectors, hashes=[0] * count, confirm=HashConfirm(0.05, 2), colours=colours
+    )
+    assert graph.groups(0.9) == []
+    fewer = NeighbourGraph(
+        _records(count - 1),
+        vectors[:-1],
+        hashes=[0] * (count - 1),
+        confirm=HashConfirm(0.05, 2),
+        colours=colours[:-1],
+    )
+    assert len(fewer.groups(0.9)) == 1  # under the limit the grey one joins a colour one
