@@ -86,9 +86,8 @@ TWIN_SIMILARITY = 0.99
 # validation split pooled: at the card's threshold (0.953, calibrated with this rule in place) a
 # default scan's recall goes 0.722 -> 0.724 (0.710 -> 0.721 before the best copy knew stretched
 # copies) with no false pair added, and no share from 1/3 up adds one; 0.25 added 34 (two groups of
-# look-alike siblings). At the earlier threshold 0.958, 0.2 gained
-# more (0.704 -> 0.719) and stayed clean down to 0.05. Half keeps twice the highest share that ever
-# added a false pair.
+# look-alike siblings). At the earlier threshold 0.958, 0.2 gained more (0.704 -> 0.719) and stayed
+# clean down to 0.05. Half keeps twice the highest share that ever added a false pair.
 MERGE_SHARE = 0.5
 
 # A pHash shared by more pictures than this says little about any of them (blank and nearly flat
@@ -217,7 +216,11 @@ class NeighbourGraph:
             )
         self._compared = [(name, VIEWS.index(name)) for name in compared_views]
         self._confirmed_views: dict[tuple[int, int], str] = {}  # pairs confirmed through a view
-        self._keys: list[QualityKey] = []  # quality, per `groups` call
+        # Each cluster's shape and quality as its record alone tells; `groups` ranks against them.
+        self._shapes = [shape_of(self.records[cluster[0]]) for cluster in self.clusters]
+        self._record_keys = [quality_key(self.records[cluster[0]]) for cluster in self.clusters]
+        self._keys = self._record_keys  # per `groups` call: stretched copies ranked at their shape
+        self._ignored_paths: tuple[frozenset[PathPair], frozenset[str]] = (frozenset(), frozenset())
         self._colours = None if colours is None else [int(colours[i]) for i in self.representatives]
         self._rep_vectors = np.ascontiguousarray(
             vectors[self.representatives] if self.representatives else vectors[:0], dtype=np.float32
@@ -398,7 +401,6 @@ class NeighbourGraph:
         }
         group_of = {node: ref for ref, group in nodes.items() for node in group}
         first_group = dict(group_of)
-        ignored_paths = {path for pair in ignored for path in pair}
         links = [
             pair
             for pair, similarity in self.edges.items()
@@ -435,8 +437,7 @@ class NeighbourGraph:
                 # and the rest stay with their reference. No picture comes in by a longer chain.
                 group = nodes[gone]
                 movers = group if matching[0] else [n for n, m in zip(group, matching) if m]
-                marked = [x for x in movers if self._has_ignored_path(x, ignored_paths)]
-                if any(self._is_ignored(x, y, ignored) for x in marked for y in nodes[keep]):
+                if any(self._is_ignored(x, y, ignored) for x in movers for y in nodes[keep]):
                     continue
                 if matching[0]:
                     del nodes[gone], assignment[gone]
@@ -465,11 +466,6 @@ class NeighbourGraph:
             others = [n for n in nodes[reference] if first_group[n] != first_group[node]]
             adjacency.setdefault(reference, {})[node] = float(np.max(self._rep_vectors[others] @ vector))
         return moved - plain
-
-    def _has_ignored_path(self, cluster: int, ignored_paths: set[str]) -> bool:
-        return bool(ignored_paths) and any(
-            self.records[i].path in ignored_paths for i in self.clusters[cluster]
-        )
 
     def _matches_across(self, first: Sequence[int], second: Sequence[int], threshold: float) -> np.ndarray:
         """Which pairs across two groups match at the threshold and pass the rival filter (two
@@ -554,16 +550,17 @@ class NeighbourGraph:
     def _quality_keys(self, adjacency: dict[int, dict[int, float]]) -> list[QualityKey]:
         """Each cluster's `quality_key`, a picture whose shape differs from the one most of its
         matches share (by more than `SHAPE_TOLERANCE`) counted at that shape: a copy stretched
-        wider has more pixels than its original, and no more picture."""
-        shapes = [shape_of(self.records[cluster[0]]) for cluster in self.clusters]
-        keys = []
-        for node, cluster in enumerate(self.clusters):
-            record, own = self.records[cluster[0]], shapes[node]
-            common = _common_shape([shapes[n] for n in adjacency.get(node, {})]) if own else None
-            if common is None or own is None or _same_shape(own, common):
-                keys.append(quality_key(record))
-            else:
-                keys.append(quality_key(record, in_common_shape(record, common)))
+        wider has more pixels than its original, and no more picture. Only pictures with matches
+        can differ from their record's key."""
+        keys = list(self._record_keys)
+        for node, links in adjacency.items():
+            own = self._shapes[node]
+            if own is None:
+                continue
+            common = _common_shape([self._shapes[n] for n in links])
+            if common is not None and not _same_shape(own, common):
+                record = self.records[self.clusters[node][0]]
+                keys[node] = quality_key(record, in_common_shape(record, common))
         return keys
 
     def _find_greyscale_copies(self) -> set[tuple[int, int]]:
@@ -614,7 +611,14 @@ class NeighbourGraph:
         return None
 
     def _is_ignored(self, a: int, b: int, ignored: frozenset[PathPair]) -> bool:
+        """Whether the user said a file of cluster `a` and one of `b` are not duplicates. Most
+        clusters hold no file any such pair names, which a set of those paths tells at once."""
         if not ignored:
+            return False
+        if self._ignored_paths[0] is not ignored:
+            self._ignored_paths = (ignored, frozenset(path for pair in ignored for path in pair))
+        named = self._ignored_paths[1]
+        if not any(self.records[i].path in named for i in self.clusters[a]):
             return False
         return any(
             frozenset((self.records[i].path, self.records[j].path)) in ignored

@@ -50,7 +50,7 @@ class ScanOptions:
     turned_copies: bool = False
     # Also embed six regions of each picture (`dupfinder.views.REGIONS`), to find copies cropped to
     # a part of it: up to six more inferences per picture, so a first scan on a 2-core CPU takes
-    # about three times as long (92 against 277 images/s, `python -m benchmarks.throughput`). Off
+    # about three times as long (99 against 277 images/s, `python -m benchmarks.throughput`). Off
     # unless asked for.
     cropped_copies: bool = False
     # Also accept a pair a little below the threshold whose pHashes agree once one picture is
