@@ -180,6 +180,13 @@ def _other_parsers(commands: Any) -> None:
     refresh.add_argument("--epochs", type=int, default=3)
     refresh.add_argument("--lr", type=float, default=3e-4)
     refresh.add_argument("--workers", type=int)
+    backbone = commands.add_parser(
+        "import-backbone",
+        help="pretrained MobileNetV2 weights from a TensorFlow.js model, for --backbone-weights",
+    )
+    backbone.add_argument("model", metavar="MODEL.json", help="model.json, or a .js module wrapping one")
+    backbone.add_argument("--out", required=True, help="BACKBONE.weights.h5")
+    backbone.add_argument("--alpha", type=float, default=1.0, help="MobileNetV2 width the model has")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -266,12 +273,21 @@ def _run_refresh(args: argparse.Namespace) -> int:
     return 0
 
 
+def _run_import_backbone(args: argparse.Namespace) -> int:
+    from trainer.tfjs_import import write_backbone_weights
+
+    unused = write_backbone_weights(Path(args.model), Path(args.out), args.alpha)
+    print(f"backbone weights: {args.out}" + (f" (left out: {', '.join(unused)})" if unused else ""))
+    return 0
+
+
 _COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "fit": _run_fit,
     "export": _run_export,
     "evaluate": _run_evaluate,
     "preview": _run_preview,
     "refresh": _run_refresh,
+    "import-backbone": _run_import_backbone,
 }
 
 
