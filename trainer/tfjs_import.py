@@ -61,13 +61,16 @@ def _balanced(text: str, start: int) -> str:
     """The bracketed value that opens at `start` (`[` or `{`), skipping brackets inside strings."""
     opening = text[start]
     closing = {"[": "]", "{": "}"}[opening]
-    depth, in_string = 0, False
+    depth, in_string, escaped = 0, False, False
     for index in range(start, len(text)):
         char = text[index]
         if in_string:
-            if char == "\\":
-                continue
-            in_string = char != '"'
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            else:
+                in_string = char != '"'
         elif char == '"':
             in_string = True
         elif char == opening:
@@ -79,8 +82,9 @@ def _balanced(text: str, start: int) -> str:
     raise TfjsFormatError("the weights manifest is not closed")
 
 
-def read_manifest(text: str) -> list[WeightSpec]:
-    """The weight entries of a `model.json`, or of a JavaScript module wrapping one."""
+def parse_manifest(text: str) -> list[dict[str, Any]]:
+    """The weights manifest's groups (`paths`, `weights`) of a `model.json`, or of a JavaScript
+    module wrapping one."""
     try:
         manifest = json.loads(text)["weightsManifest"]
     except (json.JSONDecodeError, KeyError, TypeError):
@@ -92,6 +96,11 @@ def read_manifest(text: str) -> list[WeightSpec]:
             manifest = json.loads(_js_literal_to_json(literal))
         except json.JSONDecodeError as error:
             raise TfjsFormatError(f"the weights manifest cannot be read: {error}") from None
+    return list(manifest)
+
+
+def read_manifest(manifest: list[dict[str, Any]]) -> list[WeightSpec]:
+    """The weight entries of every group, in the order their bytes lie in the shards."""
     specs: list[WeightSpec] = []
     for group in manifest:
         for entry in group["weights"]:
@@ -113,12 +122,12 @@ def read_manifest(text: str) -> list[WeightSpec]:
     return specs
 
 
-def shard_paths(text: str) -> list[str]:
-    """The shard file names the manifest lists, in order."""
-    match = re.search(r"[\"']?paths[\"']?\s*:\s*(\[[^\]]*\])", text)
-    if match is None:
+def shard_paths(manifest: list[dict[str, Any]]) -> list[str]:
+    """The shard file names of every group, in order."""
+    names = [str(name) for group in manifest for name in group.get("paths", [])]
+    if not names:
         raise TfjsFormatError("the manifest names no shards")
-    return [str(name) for name in json.loads(match.group(1).replace("'", '"'))]
+    return names
 
 
 def read_shard(path: Path) -> bytes:
@@ -153,10 +162,10 @@ def decode_weights(specs: list[WeightSpec], data: bytes) -> dict[str, np.ndarray
 
 def load_layers_model(model_file: Path) -> dict[str, np.ndarray]:
     """Read `model.json` (or its `.js` wrapper) and the shards beside it."""
-    text = model_file.read_text(encoding="utf-8")
-    specs = read_manifest(text)
+    manifest = parse_manifest(model_file.read_text(encoding="utf-8"))
+    specs = read_manifest(manifest)
     shards = []
-    for name in shard_paths(text):
+    for name in shard_paths(manifest):
         candidates = [
             model_file.parent / name,
             model_file.parent / f"{name}.min.js",

@@ -164,7 +164,7 @@ def test_the_cli_writes_weights_a_branch_trains_from(
 
 def test_a_network_is_never_half_loaded(source: tuple[keras.Model, list[dict[str, object]], bytes]) -> None:
     _, entries, data = source
-    weights = decode_weights(read_manifest(json.dumps({"weightsManifest": [{"weights": entries}]})), data)
+    weights = decode_weights(read_manifest([{"paths": ["shard.bin"], "weights": entries}]), data)
     del weights["Conv1/kernel"]
     fresh = keras.applications.MobileNetV2(
         input_shape=(None, None, 3), include_top=False, weights=None, alpha=ALPHA
@@ -191,3 +191,25 @@ def test_files_without_a_manifest_are_refused(tmp_path: Path) -> None:
     model_file.write_text('{"modelTopology": {}}')
     with pytest.raises(TfjsFormatError, match="weightsManifest"):
         load_layers_model(model_file)
+
+
+def test_every_group_of_the_manifest_is_read_with_its_shards(
+    tmp_path: Path, source: tuple[keras.Model, list[dict[str, object]], bytes]
+) -> None:
+    _, entries, data = source
+    half = len(entries) // 2
+    specs = read_manifest([{"paths": ["a.bin"], "weights": entries}])
+    cut = sum(spec.stored_bytes for spec in specs[:half])
+    folder = tmp_path / "tfjs"
+    folder.mkdir()
+    (folder / "a.bin").write_bytes(data[:cut])
+    (folder / "b.bin").write_bytes(data[cut:])
+    manifest = [
+        {"paths": ["a.bin"], "weights": entries[:half]},
+        {"paths": ["b.bin"], "weights": entries[half:]},
+    ]
+    (folder / "model.json").write_text(json.dumps({"weightsManifest": manifest}))
+    weights = load_layers_model(folder / "model.json")
+    assert len(weights) == len(entries)
+    whole = decode_weights(specs, data)
+    assert all(np.array_equal(weights[name], whole[name]) for name in whole)
