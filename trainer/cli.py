@@ -134,6 +134,19 @@ def _fit_parser(commands: Any) -> None:
             ("--init-weights", {"help": "start from a checkpoint or MODEL.weights.npz (fine-tuning)"}),
             ("--target-precision", {"type": float, "default": 0.99}),
             (
+                "--teacher",
+                {
+                    "metavar": "MODEL.onnx",
+                    "help": "also learn how alike this exported model (an ensemble, say) finds the "
+                    "batch's views: distillation into the network being trained",
+                },
+            ),
+            ("--distil-weight", {"type": float, "default": 1.0, "help": "weight of the teacher's term"}),
+            (
+                "--distil-temperature",
+                {"type": float, "default": 0.05, "help": "softmax temperature of the teacher's term"},
+            ),
+            (
                 "--resume",
                 {"action": "store_true", "help": "continue from OUT's last checkpoint (its options)"},
             ),

@@ -19,6 +19,7 @@ import keras
 import numpy as np
 
 from trainer.data import Renderer, install_renderers, render_batch
+from trainer.teacher import Teacher
 
 Key = tuple[str, int, int]
 
@@ -64,15 +65,23 @@ class Feeder:
 
 
 class ViewSequence(keras.utils.PyDataset):
-    """A Keras PyDataset over one split: x is (M, S, S, 3) uint8 views, y their identity labels.
+    """A Keras PyDataset over one split: x is (M, S, S, 3) uint8 views, y their identity labels,
+    or (labels, the teacher's embeddings of the views) with a `teacher`.
 
     `fixed_epoch` pins validation to the same batches every epoch; `offset` skips the first
     batches of the epoch (resuming from a checkpoint taken inside it).
     """
 
-    def __init__(self, feeder: Feeder, key: str, fixed_epoch: int | None = None, offset: int = 0) -> None:
+    def __init__(
+        self,
+        feeder: Feeder,
+        key: str,
+        fixed_epoch: int | None = None,
+        offset: int = 0,
+        teacher: Teacher | None = None,
+    ) -> None:
         super().__init__(workers=1, use_multiprocessing=False)  # our own pool does the work
-        self.feeder, self.key, self.fixed_epoch = feeder, key, fixed_epoch
+        self.feeder, self.key, self.fixed_epoch, self.teacher = feeder, key, fixed_epoch, teacher
         self.renderer = feeder.renderers[key]
         self.epoch, self.offset = 0, offset
         self.wait_seconds, self.failures, self.batches = 0.0, 0, 0
@@ -85,7 +94,7 @@ class ViewSequence(keras.utils.PyDataset):
         steps = self.renderer.steps()
         return (self.key, epoch + position // steps, position % steps)
 
-    def __getitem__(self, index: int) -> tuple[np.ndarray, np.ndarray]:
+    def __getitem__(self, index: int) -> tuple[np.ndarray, Any]:
         position = index + self.offset
         wanted = self._key(position)
         following = [self._key(position + k) for k in range(1, self.feeder.ahead + 1)]
@@ -96,6 +105,8 @@ class ViewSequence(keras.utils.PyDataset):
         self.wait_seconds += time.perf_counter() - started
         self.failures += failures
         self.batches += 1
+        if self.teacher is not None:
+            return views, (labels, self.teacher.embed(views))
         return views, labels
 
     def take_counters(self) -> tuple[float, int, int]:

@@ -12,6 +12,10 @@ losses find their triplets or pairs inside the batch:
   separately so the many negatives do not drown the few positives.
 - infonce: supervised InfoNCE on cosine similarities / temperature; a soft loss that uses every
   negative and makes a good warm-up before triplet mining.
+- distillation (added to any of them when a teacher embeds the same views): for each view, the
+  KL divergence from the teacher's softmax over its cosines to the other views to the student's.
+  It teaches how much alike the teacher finds each pair, look-alikes included, not only which
+  pairs share a label; a single network can so learn what an ensemble of two knows.
 
 Nothing here calls TensorFlow or JAX directly, so any Keras backend trains with it.
 """
@@ -126,6 +130,26 @@ def infonce_loss(embeddings: Any, labels: Any, temperature: float) -> Any:
     weights = ops.cast(positives, log_prob.dtype)
     per_anchor = -ops.sum(log_prob * weights, axis=1) / ops.maximum(ops.sum(weights, axis=1), 1.0)
     return _masked_mean(per_anchor, ops.any(positives, axis=1))
+
+
+def distillation_loss(student: Any, teacher: Any, temperature: float) -> Any:
+    """Mean over views of KL(teacher ‖ student) between softmaxes of cosines / temperature.
+
+    Rows are each view's similarities to every other view of the batch (itself left out), so only
+    how the similarities compare within a row is taught: the threshold is calibrated afterwards.
+    """
+    count = ops.shape(student)[0]
+    self_mask = ops.cast(ops.eye(count), "bool")
+
+    def log_softmax(embeddings: Any) -> Any:
+        logits = ops.matmul(embeddings, ops.transpose(embeddings)) / temperature
+        logits = ops.where(self_mask, -_FAR, logits)
+        return logits - ops.logsumexp(logits, axis=1, keepdims=True)
+
+    target = log_softmax(ops.cast(teacher, student.dtype))
+    learned = log_softmax(student)
+    per_pair = ops.where(self_mask, 0.0, ops.exp(target) * (target - learned))
+    return ops.mean(ops.sum(per_pair, axis=1))
 
 
 def batch_terms(

@@ -261,7 +261,8 @@ def build_branch(config: BranchConfig) -> keras.Model:
 
 
 class SiameseModel(keras.Model):
-    """Trains the branch: x is the batch's views (M, S, S, 3), y their identity labels (M,).
+    """Trains the branch: x is the batch's views (M, S, S, 3), y their identity labels (M,), or
+    (labels, teacher embeddings (M, D')) when a teacher's similarities are distilled as well.
 
     Loss and mining modes are non-trainable variables, so a schedule can change them between
     epochs without retracing the compiled step (all candidates are cheap next to the CNN).
@@ -275,11 +276,14 @@ class SiameseModel(keras.Model):
         loss: str = "triplet",
         mining: str = "semi-hard",
         seed: int = 0,
+        distil_weight: float = 0.0,
+        distil_temperature: float = 0.05,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         losses.check_loss_options(margin, temperature)
         self.branch, self.margin, self.temperature = branch, margin, temperature
+        self.distil_weight, self.distil_temperature = distil_weight, distil_temperature
         self.loss_mode = keras.Variable(
             losses.LOSSES.index(loss), dtype="int32", trainable=False, name="loss_mode"
         )
@@ -288,6 +292,8 @@ class SiameseModel(keras.Model):
         )
         self.seed_generator = keras.random.SeedGenerator(seed)
         self.trackers = [keras.metrics.Mean(name=name) for name in ("active", "pos_dist", "neg_dist")]
+        # Only a run that distils reports the term (and so only it has the metric in its logs).
+        self.distil_tracker = keras.metrics.Mean(name="distil") if distil_weight > 0 else None
 
     def set_modes(self, loss: str, mining: str) -> None:
         self.loss_mode.assign(losses.LOSSES.index(loss))
@@ -305,13 +311,19 @@ class SiameseModel(keras.Model):
         sample_weight: Any = None,
         training: bool = True,
     ) -> Any:
+        labels, teacher = y if isinstance(y, (tuple, list)) else (y, None)
         count = ops.shape(y_pred)[0]
         scores = keras.random.uniform((count, count), seed=self.seed_generator)
         terms = losses.batch_terms(
-            y_pred, y, self.loss_mode, self.mining_mode, self.margin, self.temperature, scores
+            y_pred, labels, self.loss_mode, self.mining_mode, self.margin, self.temperature, scores
         )
         for tracker, value in zip(self.trackers, (terms.active, terms.pos_dist, terms.neg_dist)):
             tracker.update_state(value)
+        loss = terms.loss
+        if teacher is not None and self.distil_tracker is not None:
+            distil = losses.distillation_loss(y_pred, teacher, self.distil_temperature)
+            self.distil_tracker.update_state(distil)
+            loss = loss + self.distil_weight * distil
         # Under tf.distribute each replica's loss is divided by the replica count (gradients are
         # summed across replicas); Keras' own compiled losses do the same. A no-op elsewhere.
-        return scale_loss_for_distribution(terms.loss)
+        return scale_loss_for_distribution(loss)

@@ -26,6 +26,7 @@ from trainer.feeding import Feeder, FeedMonitor, ViewSequence
 from trainer.metrics import calibrate_threshold
 from trainer.model import BranchConfig, SiameseModel, build_branch
 from trainer.neighbours import Neighbours, embed_rows, neighbour_table
+from trainer.teacher import Teacher
 
 
 @dataclass
@@ -64,6 +65,9 @@ class FitOptions:
     distribute: str = "none"
     init_weights: str | None = None  # start from these branch weights (refresh, fine-tuning)
     target_precision: float = 0.99
+    teacher: str | None = None  # an exported model (ONNX) whose similarities are distilled too
+    distil_weight: float = 1.0
+    distil_temperature: float = 0.05
     verbose: int = 1
     jit_compile: bool | str = "auto"  # False compiles faster on CPU (tests, tiny runs)
 
@@ -93,6 +97,14 @@ class FitOptions:
                 f"Invalid value for `min_crop_area`: expected in [0.05, 1], received: {self.min_crop_area}"
             )
         losses.check_loss_options(self.margin, self.temperature)
+        if not self.distil_weight >= 0:
+            raise ValueError(
+                f"Invalid value for `distil_weight`: expected >= 0, received: {self.distil_weight}"
+            )
+        if not self.distil_temperature > 0:
+            raise ValueError(
+                f"Invalid value for `distil_temperature`: expected > 0, received: {self.distil_temperature}"
+            )
         losses.parse_schedule(self.loss, losses.LOSSES, "loss")
         losses.parse_schedule(self.mining, losses.MINING, "mining")
 
@@ -259,7 +271,14 @@ def _build(options: FitOptions, total_steps: int, resume_from: Path | None) -> S
         source, _ = checkpoint.load_branch(Path(options.init_weights))
         for target, value in zip(branch.weights, source.weights):
             target.assign(value)
-    model = SiameseModel(branch, options.margin, options.temperature, seed=options.seed)
+    model = SiameseModel(
+        branch,
+        options.margin,
+        options.temperature,
+        seed=options.seed,
+        distil_weight=options.distil_weight if options.teacher else 0.0,
+        distil_temperature=options.distil_temperature,
+    )
     model.compile(optimizer=_optimizer(options, total_steps), jit_compile=options.jit_compile)
     if resume_from is not None:
         loaded, _ = checkpoint.load_branch(resume_from)
@@ -288,6 +307,8 @@ def fit(options: FitOptions, resume: bool = False, argv: list[str] | None = None
             {"command": list(argv or sys.argv), "epoch": state.epoch, "step": state.step}
         )
     keras.utils.set_random_seed(options.seed)
+    # A teacher that cannot embed the views is refused before minutes go into loading and batching.
+    teacher = Teacher(Path(options.teacher), options.image_size, options.resize) if options.teacher else None
     data = load_data([Path(p) for p in options.data], options.mode)
     for path, reason in data.skipped[:5]:
         print(f"skipped {path}: {reason}", file=sys.stderr)
@@ -308,7 +329,7 @@ def fit(options: FitOptions, resume: bool = False, argv: list[str] | None = None
     try:
         with distribute.scope(options.distribute, views):
             model = _build(options, steps * options.epochs, resume_from)
-            _run_epochs(model, feeder, options, state, out, steps)
+            _run_epochs(model, feeder, options, state, out, steps, teacher)
             state.extra["calibration"] = _calibrate(model, feeder, options.target_precision)
     finally:
         feeder.close()
@@ -324,9 +345,10 @@ def _run_epochs(
     state: checkpoint.TrainState,
     out: Path,
     steps: int,
+    teacher: Teacher | None = None,
 ) -> None:
-    train = ViewSequence(feeder, "train", offset=state.step)
-    val = ViewSequence(feeder, "val", fixed_epoch=0) if "val" in feeder.renderers else None
+    train = ViewSequence(feeder, "train", offset=state.step, teacher=teacher)
+    val = ViewSequence(feeder, "val", fixed_epoch=0, teacher=teacher) if "val" in feeder.renderers else None
     saver = CheckpointCallback(out, state, options.checkpoint_minutes, options.checkpoint_steps, state.step)
     callbacks = [
         ScheduleCallback(options.loss, options.mining),

@@ -120,3 +120,39 @@ def test_margin_and_temperature_are_validated() -> None:
         losses.check_loss_options(-1, 0.1)
     with pytest.raises(ValueError, match="temperature"):
         losses.check_loss_options(0.2, 0)
+
+
+def _kl_reference(student: np.ndarray, teacher: np.ndarray, temperature: float) -> float:
+    def log_softmax(e: np.ndarray) -> np.ndarray:
+        logits = e @ e.T / temperature
+        np.fill_diagonal(logits, -1e9)  # itself: no weight
+        top = logits.max(axis=1, keepdims=True)
+        return logits - top - np.log(np.exp(logits - top).sum(axis=1, keepdims=True))
+
+    t, s = log_softmax(teacher.astype(np.float64)), log_softmax(student.astype(np.float64))
+    off = ~np.eye(len(student), dtype=bool)
+    return float((np.exp(t) * (t - s))[off].sum() / len(student))
+
+
+def test_distillation_is_zero_when_the_student_sees_pairs_as_the_teacher_does() -> None:
+    # The teacher may embed in another dimension: only its cosines are learned.
+    rotation = np.linalg.qr(np.random.default_rng(1).normal(size=(3, 3)))[0]
+    teacher = np.pad(EMBEDDINGS, ((0, 0), (0, 1))) @ rotation
+    value = losses.distillation_loss(EMBEDDINGS, teacher.astype(np.float32), 0.1)
+    assert float(keras.ops.convert_to_numpy(value)) == pytest.approx(0.0, abs=1e-5)
+
+
+def test_distillation_matches_a_reference_and_falls_as_the_student_nears_the_teacher() -> None:
+    rng = np.random.default_rng(2)
+    teacher = rng.normal(size=(6, 5))
+    teacher /= np.linalg.norm(teacher, axis=1, keepdims=True)
+    far = rng.normal(size=(6, 4))
+    far /= np.linalg.norm(far, axis=1, keepdims=True)
+    near = np.pad(teacher, ((0, 0), (0, 1)))[:, :4] + 0.1 * far  # mostly the teacher's geometry
+    near /= np.linalg.norm(near, axis=1, keepdims=True)
+    values = {}
+    for name, student in (("far", far), ("near", near)):
+        got = losses.distillation_loss(student.astype(np.float32), teacher.astype(np.float32), 0.2)
+        values[name] = float(keras.ops.convert_to_numpy(got))
+        assert values[name] == pytest.approx(_kl_reference(student, teacher, 0.2), rel=1e-4, abs=1e-6)
+    assert 0 < values["near"] < values["far"]

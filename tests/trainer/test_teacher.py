@@ -1,0 +1,108 @@
+"""`fit --teacher`: an exported model embeds the student's views, and a run learns its similarities."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import keras
+import numpy as np
+import onnxruntime as ort
+import pytest
+
+from dupfinder.imaging import load_for_model
+from tests.trainer.conftest import TINY, TrainedModel, make_photos
+from trainer import checkpoint, losses
+from trainer.teacher import Teacher, TeacherError
+from trainer.train import FitOptions, fit
+
+SIDE = TINY["image_size"]
+
+
+def _views(count: int = 5) -> np.ndarray:
+    return np.random.default_rng(0).integers(0, 256, (count, SIDE, SIDE, 3), dtype=np.uint8)
+
+
+def test_teacher_embeds_views_as_the_exported_model_does(trained_tiny_model: TrainedModel) -> None:
+    teacher = Teacher(trained_tiny_model.model, SIDE, "stretch")
+    views = _views(70)  # more than one of its batches
+    got = teacher.embed(views)
+    session = ort.InferenceSession(str(trained_tiny_model.model), providers=["CPUExecutionProvider"])
+    expected = session.run(None, {session.get_inputs()[0].name: views})[0]
+    assert got.dtype == np.float32 and got.shape == expected.shape
+    np.testing.assert_allclose(got, expected, atol=1e-6)
+
+
+def test_a_teacher_that_cannot_see_the_students_views_is_refused(
+    trained_tiny_model: TrainedModel, tmp_path: Path
+) -> None:
+    with pytest.raises(TeacherError, match=r"uint8 \[batch, 64, 64, 3\]"):
+        Teacher(trained_tiny_model.model, 64, "stretch")
+    with pytest.raises(TeacherError, match="made for --resize stretch, the student trains with pad"):
+        Teacher(trained_tiny_model.model, SIDE, "pad")
+    with pytest.raises(TeacherError, match="does not exist"):
+        Teacher(tmp_path / "missing.onnx", SIDE, "stretch")
+    broken = tmp_path / "broken.onnx"
+    broken.write_bytes(b"not a graph")
+    with pytest.raises(TeacherError, match="not a readable ONNX model"):
+        Teacher(broken, SIDE, "stretch")
+
+
+def _student(photos: Path, out: Path, teacher: Path | None) -> Path:
+    options = FitOptions(
+        data=[str(photos)],
+        out=str(out),
+        epochs=4,
+        batch_size=8,
+        workers=0,
+        val_split=0.0,
+        lr=3e-3,
+        teacher=str(teacher) if teacher else None,
+        distil_weight=5.0,
+        distil_temperature=0.1,
+        **TINY,  # type: ignore[arg-type]
+    )
+    return fit(options)
+
+
+def test_a_student_trained_with_a_teacher_sees_pairs_more_as_the_teacher_does(
+    trained_tiny_model: TrainedModel, tmp_path: Path
+) -> None:
+    teacher_path = tmp_path / "teacher.onnx"
+    shutil.copy(trained_tiny_model.model, teacher_path)  # no card beside it: only its input is checked
+    photos = make_photos(tmp_path / "photos", 16, start=40)
+    taught = _student(photos, tmp_path / "taught", teacher_path)
+    alone = _student(photos, tmp_path / "alone", None)
+    state, _ = checkpoint.read(taught)
+    assert state.options["teacher"] == str(teacher_path)  # the card's provenance names it
+    assert all(epoch["distil"] > 0 for epoch in state.history)
+    assert "distil" not in checkpoint.read(alone)[0].history[0]
+
+    views = np.stack([load_for_model(path, SIDE, "stretch").pixels for path in sorted(photos.glob("*.jpg"))])
+    target = Teacher(teacher_path, SIDE, "stretch").embed(views)
+
+    def disagreement(run: Path) -> float:
+        branch, _ = checkpoint.load_branch(run)
+        student = keras.ops.convert_to_numpy(branch.predict(views.astype(np.float32), verbose=0))
+        return float(keras.ops.convert_to_numpy(losses.distillation_loss(student, target, 0.1)))
+
+    assert disagreement(taught) < 0.5 * disagreement(alone)
+
+
+def test_distillation_options_are_validated(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="Invalid value for `distil_weight`"):
+        FitOptions(data=[], out=str(tmp_path), distil_weight=-1.0)
+    with pytest.raises(ValueError, match="Invalid value for `distil_temperature`"):
+        FitOptions(data=[], out=str(tmp_path), distil_temperature=0.0)
+
+
+def test_fit_refuses_a_teacher_of_another_size_before_training(
+    trained_tiny_model: TrainedModel, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from trainer.cli import main
+
+    photos = make_photos(tmp_path / "photos", 4)
+    args = ["fit", str(photos), "--out", str(tmp_path / "run"), "--image-size", "64"]
+    assert main([*args, "--teacher", str(trained_tiny_model.model)]) == 1
+    assert "the student's views are uint8 [batch, 64, 64, 3]" in capsys.readouterr().err
+    assert not (tmp_path / "run").exists()  # nothing was started
