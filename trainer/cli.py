@@ -141,10 +141,19 @@ def _fit_parser(commands: Any) -> None:
                     "batch's views: distillation into the network being trained",
                 },
             ),
+            (
+                "--distil-target",
+                {
+                    "default": "cosine",
+                    "choices": ("cosine", "softmax"),
+                    "help": "cosine: each pair's cosine regressed onto the teacher's (its scale kept, "
+                    "as one threshold needs); softmax: each view's ranking of the others (KL)",
+                },
+            ),
             ("--distil-weight", {"type": float, "default": 1.0, "help": "weight of the teacher's term"}),
             (
                 "--distil-temperature",
-                {"type": float, "default": 0.05, "help": "softmax temperature of the teacher's term"},
+                {"type": float, "default": 0.05, "help": "softmax temperature (--distil-target softmax)"},
             ),
             (
                 "--resume",

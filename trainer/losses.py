@@ -12,10 +12,12 @@ losses find their triplets or pairs inside the batch:
   separately so the many negatives do not drown the few positives.
 - infonce: supervised InfoNCE on cosine similarities / temperature; a soft loss that uses every
   negative and makes a good warm-up before triplet mining.
-- distillation (added to any of them when a teacher embeds the same views): for each view, the
-  KL divergence from the teacher's softmax over its cosines to the other views to the student's.
-  It teaches how much alike the teacher finds each pair, look-alikes included, not only which
-  pairs share a label; a single network can so learn what an ensemble of two knows.
+- distillation (added to any of them when a teacher embeds the same views), with one of two
+  targets: `cosine`, each pair's cosine regressed onto the teacher's (squared difference, mean
+  over pairs), which keeps the teacher's scale across the whole batch, as one global threshold
+  needs; or `softmax`, for each view the KL divergence from the teacher's softmax over its cosines
+  to the other views to the student's, which teaches each view's ranking only. Either teaches how
+  much alike the teacher finds each pair, look-alikes included, not only which pairs share a label.
 
 Nothing here calls TensorFlow or JAX directly, so any Keras backend trains with it.
 """
@@ -130,6 +132,18 @@ def infonce_loss(embeddings: Any, labels: Any, temperature: float) -> Any:
     weights = ops.cast(positives, log_prob.dtype)
     per_anchor = -ops.sum(log_prob * weights, axis=1) / ops.maximum(ops.sum(weights, axis=1), 1.0)
     return _masked_mean(per_anchor, ops.any(positives, axis=1))
+
+
+DISTIL_TARGETS: tuple[str, ...] = ("cosine", "softmax")
+
+
+def cosine_regression_loss(student: Any, teacher: Any) -> Any:
+    """Mean over pairs (itself left out) of (student cosine − teacher cosine)²."""
+    count = ops.shape(student)[0]
+    other = ops.logical_not(ops.cast(ops.eye(count), "bool"))
+    teacher = ops.cast(teacher, student.dtype)
+    gap = ops.matmul(student, ops.transpose(student)) - ops.matmul(teacher, ops.transpose(teacher))
+    return _masked_mean(ops.square(gap), other)
 
 
 def distillation_loss(student: Any, teacher: Any, temperature: float) -> Any:

@@ -278,12 +278,19 @@ class SiameseModel(keras.Model):
         seed: int = 0,
         distil_weight: float = 0.0,
         distil_temperature: float = 0.05,
+        distil_target: str = "cosine",
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         losses.check_loss_options(margin, temperature)
         self.branch, self.margin, self.temperature = branch, margin, temperature
         self.distil_weight, self.distil_temperature = distil_weight, distil_temperature
+        if distil_target not in losses.DISTIL_TARGETS:
+            raise ValueError(
+                f"Invalid value for `distil_target`: expected one of {losses.DISTIL_TARGETS}, "
+                f"received: {distil_target!r}"
+            )
+        self.distil_target = distil_target
         self.loss_mode = keras.Variable(
             losses.LOSSES.index(loss), dtype="int32", trainable=False, name="loss_mode"
         )
@@ -321,7 +328,10 @@ class SiameseModel(keras.Model):
             tracker.update_state(value)
         loss = terms.loss
         if teacher is not None and self.distil_tracker is not None:
-            distil = losses.distillation_loss(y_pred, teacher, self.distil_temperature)
+            if self.distil_target == "cosine":
+                distil = losses.cosine_regression_loss(y_pred, teacher)
+            else:
+                distil = losses.distillation_loss(y_pred, teacher, self.distil_temperature)
             self.distil_tracker.update_state(distil)
             loss = loss + self.distil_weight * distil
         # Under tf.distribute each replica's loss is divided by the replica count (gradients are

@@ -66,8 +66,9 @@ class FitOptions:
     init_weights: str | None = None  # start from these branch weights (refresh, fine-tuning)
     target_precision: float = 0.99
     teacher: str | None = None  # an exported model (ONNX) whose similarities are distilled too
+    distil_target: str = "cosine"  # what of the teacher's similarities is learnt (losses.DISTIL_TARGETS)
     distil_weight: float = 1.0
-    distil_temperature: float = 0.05
+    distil_temperature: float = 0.05  # "softmax" target only
     verbose: int = 1
     jit_compile: bool | str = "auto"  # False compiles faster on CPU (tests, tiny runs)
 
@@ -97,6 +98,11 @@ class FitOptions:
                 f"Invalid value for `min_crop_area`: expected in [0.05, 1], received: {self.min_crop_area}"
             )
         losses.check_loss_options(self.margin, self.temperature)
+        if self.distil_target not in losses.DISTIL_TARGETS:
+            raise ValueError(
+                f"Invalid value for `distil_target`: expected one of {losses.DISTIL_TARGETS}, "
+                f"received: {self.distil_target!r}"
+            )
         if not self.distil_weight >= 0:
             raise ValueError(
                 f"Invalid value for `distil_weight`: expected >= 0, received: {self.distil_weight}"
@@ -278,6 +284,7 @@ def _build(options: FitOptions, total_steps: int, resume_from: Path | None) -> S
         seed=options.seed,
         distil_weight=options.distil_weight if options.teacher else 0.0,
         distil_temperature=options.distil_temperature,
+        distil_target=options.distil_target,
     )
     model.compile(optimizer=_optimizer(options, total_steps), jit_compile=options.jit_compile)
     if resume_from is not None:

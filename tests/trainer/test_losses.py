@@ -156,3 +156,15 @@ def test_distillation_matches_a_reference_and_falls_as_the_student_nears_the_tea
         values[name] = float(keras.ops.convert_to_numpy(got))
         assert values[name] == pytest.approx(_kl_reference(student, teacher, 0.2), rel=1e-4, abs=1e-6)
     assert 0 < values["near"] < values["far"]
+
+
+def test_cosine_regression_is_zero_for_the_same_geometry_and_the_mean_squared_gap_otherwise() -> None:
+    rotation = np.linalg.qr(np.random.default_rng(3).normal(size=(3, 3)))[0]
+    same = (np.pad(EMBEDDINGS, ((0, 0), (0, 1))) @ rotation).astype(np.float32)
+    assert float(
+        keras.ops.convert_to_numpy(losses.cosine_regression_loss(EMBEDDINGS, same))
+    ) == pytest.approx(0.0, abs=1e-6)
+    student = np.array([A, A, N1, N2], np.float32)  # a and p made one: their cosine 0.6 -> 1
+    gap = (student @ student.T - EMBEDDINGS @ EMBEDDINGS.T)[~np.eye(4, dtype=bool)]
+    value = float(keras.ops.convert_to_numpy(losses.cosine_regression_loss(student, EMBEDDINGS)))
+    assert value == pytest.approx(float(np.mean(gap**2)), abs=1e-6) and value > 0

@@ -48,7 +48,7 @@ def test_a_teacher_that_cannot_see_the_students_views_is_refused(
         Teacher(broken, SIDE, "stretch")
 
 
-def _student(photos: Path, out: Path, teacher: Path | None) -> Path:
+def _student(photos: Path, out: Path, teacher: Path | None, target: str = "cosine") -> Path:
     options = FitOptions(
         data=[str(photos)],
         out=str(out),
@@ -58,20 +58,22 @@ def _student(photos: Path, out: Path, teacher: Path | None) -> Path:
         val_split=0.0,
         lr=3e-3,
         teacher=str(teacher) if teacher else None,
-        distil_weight=5.0,
+        distil_target=target,
+        distil_weight=5.0 if target == "softmax" else 50.0,
         distil_temperature=0.1,
         **TINY,  # type: ignore[arg-type]
     )
     return fit(options)
 
 
+@pytest.mark.parametrize("target", ["cosine", "softmax"])
 def test_a_student_trained_with_a_teacher_sees_pairs_more_as_the_teacher_does(
-    trained_tiny_model: TrainedModel, tmp_path: Path
+    trained_tiny_model: TrainedModel, tmp_path: Path, target: str
 ) -> None:
     teacher_path = tmp_path / "teacher.onnx"
     shutil.copy(trained_tiny_model.model, teacher_path)  # no card beside it: only its input is checked
     photos = make_photos(tmp_path / "photos", 16, start=40)
-    taught = _student(photos, tmp_path / "taught", teacher_path)
+    taught = _student(photos, tmp_path / "taught", teacher_path, target)
     alone = _student(photos, tmp_path / "alone", None)
     state, _ = checkpoint.read(taught)
     assert state.options["teacher"] == str(teacher_path)  # the card's provenance names it
@@ -79,12 +81,16 @@ def test_a_student_trained_with_a_teacher_sees_pairs_more_as_the_teacher_does(
     assert "distil" not in checkpoint.read(alone)[0].history[0]
 
     views = np.stack([load_for_model(path, SIDE, "stretch").pixels for path in sorted(photos.glob("*.jpg"))])
-    target = Teacher(teacher_path, SIDE, "stretch").embed(views)
+    teacher = Teacher(teacher_path, SIDE, "stretch").embed(views)
 
     def disagreement(run: Path) -> float:
         branch, _ = checkpoint.load_branch(run)
         student = keras.ops.convert_to_numpy(branch.predict(views.astype(np.float32), verbose=0))
-        return float(keras.ops.convert_to_numpy(losses.distillation_loss(student, target, 0.1)))
+        if target == "cosine":
+            gap = losses.cosine_regression_loss(student, teacher)
+        else:
+            gap = losses.distillation_loss(student, teacher, 0.1)
+        return float(keras.ops.convert_to_numpy(gap))
 
     assert disagreement(taught) < 0.5 * disagreement(alone)
 
@@ -94,6 +100,8 @@ def test_distillation_options_are_validated(tmp_path: Path) -> None:
         FitOptions(data=[], out=str(tmp_path), distil_weight=-1.0)
     with pytest.raises(ValueError, match="Invalid value for `distil_temperature`"):
         FitOptions(data=[], out=str(tmp_path), distil_temperature=0.0)
+    with pytest.raises(ValueError, match="Invalid value for `distil_target`"):
+        FitOptions(data=[], out=str(tmp_path), distil_target="mse")
 
 
 def test_fit_refuses_a_teacher_of_another_size_before_training(
