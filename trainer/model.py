@@ -285,6 +285,10 @@ class SiameseModel(keras.Model):
         losses.check_loss_options(margin, temperature)
         self.branch, self.margin, self.temperature = branch, margin, temperature
         self.distil_weight, self.distil_temperature = distil_weight, distil_temperature
+        if not distil_temperature > 0:
+            raise ValueError(
+                f"Invalid value for `distil_temperature`: expected > 0, received: {distil_temperature}"
+            )
         if distil_target not in losses.DISTIL_TARGETS:
             raise ValueError(
                 f"Invalid value for `distil_target`: expected one of {losses.DISTIL_TARGETS}, "

@@ -13,6 +13,7 @@ import pytest
 from dupfinder.imaging import load_for_model
 from tests.trainer.conftest import TINY, TrainedModel, make_photos
 from trainer import checkpoint, losses
+from trainer.model import SiameseModel, build_branch
 from trainer.teacher import Teacher, TeacherError
 from trainer.train import FitOptions, fit
 
@@ -102,6 +103,11 @@ def test_distillation_options_are_validated(tmp_path: Path) -> None:
         FitOptions(data=[], out=str(tmp_path), distil_temperature=0.0)
     with pytest.raises(ValueError, match="Invalid value for `distil_target`"):
         FitOptions(data=[], out=str(tmp_path), distil_target="mse")
+    branch = build_branch(FitOptions(data=[], out=str(tmp_path), **TINY).branch_config())  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="Invalid value for `distil_temperature`"):
+        SiameseModel(branch, distil_weight=1.0, distil_temperature=0.0)
+    with pytest.raises(ValueError, match="Invalid value for `distil_target`"):
+        SiameseModel(branch, distil_weight=1.0, distil_target="mse")
 
 
 def test_fit_refuses_a_teacher_of_another_size_before_training(
