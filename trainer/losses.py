@@ -137,6 +137,15 @@ def infonce_loss(embeddings: Any, labels: Any, temperature: float) -> Any:
 DISTIL_TARGETS: tuple[str, ...] = ("cosine", "softmax")
 
 
+def check_distil_options(target: str, temperature: float) -> None:
+    if target not in DISTIL_TARGETS:
+        raise ValueError(
+            f"Invalid value for `distil_target`: expected one of {DISTIL_TARGETS}, received: {target!r}"
+        )
+    if not temperature > 0:
+        raise ValueError(f"Invalid value for `distil_temperature`: expected > 0, received: {temperature}")
+
+
 def cosine_regression_loss(student: Any, teacher: Any) -> Any:
     """Mean over pairs (itself left out) of (student cosine − teacher cosine)²."""
     count = ops.shape(student)[0]

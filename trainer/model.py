@@ -285,15 +285,7 @@ class SiameseModel(keras.Model):
         losses.check_loss_options(margin, temperature)
         self.branch, self.margin, self.temperature = branch, margin, temperature
         self.distil_weight, self.distil_temperature = distil_weight, distil_temperature
-        if not distil_temperature > 0:
-            raise ValueError(
-                f"Invalid value for `distil_temperature`: expected > 0, received: {distil_temperature}"
-            )
-        if distil_target not in losses.DISTIL_TARGETS:
-            raise ValueError(
-                f"Invalid value for `distil_target`: expected one of {losses.DISTIL_TARGETS}, "
-                f"received: {distil_target!r}"
-            )
+        losses.check_distil_options(distil_target, distil_temperature)
         self.distil_target = distil_target
         self.loss_mode = keras.Variable(
             losses.LOSSES.index(loss), dtype="int32", trainable=False, name="loss_mode"

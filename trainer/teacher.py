@@ -1,20 +1,19 @@
 """A trained ONNX model whose similarities a new network learns (`fit --teacher`).
 
 The teacher embeds exactly the views the student trains on, so its input must be the student's:
-the same side and the same square-making resize (its model card, when beside it, tells). It runs
-through onnxruntime, the engine's own runtime, so any exported model, an ensemble of two included
+the same side and the same square-making resize, as its model card tells. It runs through the
+engine's own `Embedder`, so any exported model, an ensemble of two included
 (`benchmarks/ensemble.py`), can teach without Keras rebuilding it.
 """
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
-import onnxruntime as ort
 
-_BATCH = 64
+from dupfinder.embedder import Embedder, ModelError
+from dupfinder.modelcard import ModelCardError
 
 
 class TeacherError(ValueError):
@@ -24,35 +23,25 @@ class TeacherError(ValueError):
 class Teacher:
     """Embeds (M, S, S, 3) uint8 views with an exported model; returns (M, D) float32."""
 
-    def __init__(self, path: Path, image_size: int, resize: str, threads: int = 0) -> None:
+    def __init__(self, path: Path, image_size: int, resize: str) -> None:
         if not path.is_file():
             raise TeacherError(f"teacher model {path} does not exist")
-        card = path.with_suffix(".json")
-        if card.is_file():
-            known = json.loads(card.read_text(encoding="utf-8")).get("resize")
-            if known is not None and known != resize:
-                raise TeacherError(
-                    f"teacher {path} was made for --resize {known}, the student trains with {resize}"
-                )
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = threads
         try:
-            self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-        except Exception as error:  # onnxruntime raises its own classes for unreadable graphs
-            raise TeacherError(f"teacher {path} is not a readable ONNX model: {error}") from error
-        spec = self.session.get_inputs()[0]
-        side = spec.shape[1:3]
-        if side != [image_size, image_size] or spec.type != "tensor(uint8)":
+            self.embedder = Embedder(path, device="cpu")
+        except (ModelError, ModelCardError) as error:
             raise TeacherError(
-                f"teacher {path} takes {spec.type} {spec.shape}, the student's views are "
-                f"uint8 [batch, {image_size}, {image_size}, 3]"
+                f"teacher {path} is not a readable ONNX model with its card: {error}"
+            ) from error
+        card = self.embedder.card
+        if card.input_size != image_size:
+            raise TeacherError(
+                f"teacher {path} takes {card.input_size}×{card.input_size} pictures, the student's "
+                f"views are uint8 [batch, {image_size}, {image_size}, 3]"
             )
-        self.input_name = spec.name
-        self.path = path
+        if card.resize != resize:
+            raise TeacherError(
+                f"teacher {path} was made for --resize {card.resize}, the student trains with {resize}"
+            )
 
     def embed(self, views: np.ndarray) -> np.ndarray:
-        parts = [
-            self.session.run(None, {self.input_name: views[start : start + _BATCH]})[0]
-            for start in range(0, len(views), _BATCH)
-        ]
-        return np.concatenate(parts).astype(np.float32)
+        return self.embedder.embed(views)

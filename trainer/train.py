@@ -98,18 +98,10 @@ class FitOptions:
                 f"Invalid value for `min_crop_area`: expected in [0.05, 1], received: {self.min_crop_area}"
             )
         losses.check_loss_options(self.margin, self.temperature)
-        if self.distil_target not in losses.DISTIL_TARGETS:
-            raise ValueError(
-                f"Invalid value for `distil_target`: expected one of {losses.DISTIL_TARGETS}, "
-                f"received: {self.distil_target!r}"
-            )
+        losses.check_distil_options(self.distil_target, self.distil_temperature)
         if not self.distil_weight >= 0:
             raise ValueError(
                 f"Invalid value for `distil_weight`: expected >= 0, received: {self.distil_weight}"
-            )
-        if not self.distil_temperature > 0:
-            raise ValueError(
-                f"Invalid value for `distil_temperature`: expected > 0, received: {self.distil_temperature}"
             )
         losses.parse_schedule(self.loss, losses.LOSSES, "loss")
         losses.parse_schedule(self.mining, losses.MINING, "mining")

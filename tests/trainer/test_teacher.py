@@ -11,6 +11,7 @@ import onnxruntime as ort
 import pytest
 
 from dupfinder.imaging import load_for_model
+from dupfinder.modelcard import card_path_for
 from tests.trainer.conftest import TINY, TrainedModel, make_photos
 from trainer import checkpoint, losses
 from trainer.model import SiameseModel, build_branch
@@ -46,6 +47,9 @@ def test_a_teacher_that_cannot_see_the_students_views_is_refused(
     broken = tmp_path / "broken.onnx"
     broken.write_bytes(b"not a graph")
     with pytest.raises(TeacherError, match="not a readable ONNX model"):
+        Teacher(broken, SIDE, "stretch")  # no card either
+    shutil.copy(card_path_for(trained_tiny_model.model), card_path_for(broken))
+    with pytest.raises(TeacherError, match="not a readable ONNX model"):
         Teacher(broken, SIDE, "stretch")
 
 
@@ -72,7 +76,8 @@ def test_a_student_trained_with_a_teacher_sees_pairs_more_as_the_teacher_does(
     trained_tiny_model: TrainedModel, tmp_path: Path, target: str
 ) -> None:
     teacher_path = tmp_path / "teacher.onnx"
-    shutil.copy(trained_tiny_model.model, teacher_path)  # no card beside it: only its input is checked
+    shutil.copy(trained_tiny_model.model, teacher_path)
+    shutil.copy(card_path_for(trained_tiny_model.model), card_path_for(teacher_path))
     photos = make_photos(tmp_path / "photos", 16, start=40)
     taught = _student(photos, tmp_path / "taught", teacher_path, target)
     alone = _student(photos, tmp_path / "alone", None)
