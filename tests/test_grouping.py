@@ -51,19 +51,113 @@ def test_reference_is_the_best_copy_and_has_similarity_one(rng: np.random.Genera
     assert group.members[0].similarity == 1.0
 
 
-def test_no_chaining_through_intermediates(rng: np.random.Generator) -> None:
-    a = _unit(rng.normal(size=(1, 16)))[0]
-    direction = _unit(rng.normal(size=(1, 16)))[0]
-    b = _at_angle(a, direction, 0.93)  # A~B 0.93
-    c = _at_angle(b, -a, 0.93)  # B~C 0.93 but A~C well below 0.9
-    assert float(a @ c) < 0.8
+def _chain(rng: np.random.Generator, links: int) -> np.ndarray:
+    """`links` + 1 unit vectors, each 0.93 like the one before; two apart, 0.865."""
+    basis = np.linalg.qr(rng.normal(size=(16, links + 1)))[0].T
+    chain = [basis[0]]
+    for step in basis[1:]:
+        chain.append(_at_angle(chain[-1], step, 0.93))
+    return np.stack(chain).astype(np.float32)
+
+
+def test_one_hop_through_a_copy_and_a_picture_with_copies_of_its_own_keeps_its_group(
+    rng: np.random.Generator,
+) -> None:
+    """C matches only B, a copy that matched the reference A: C joins A's group through B and says
+    so. With a copy D of its own (matching only C), C keeps its group: it joins no other."""
+    vectors = _chain(rng, 3)
+    similarity = vectors @ vectors.T
+    assert similarity[0, 2] < 0.9 and similarity[1, 3] < 0.9 and similarity[0, 3] < 0.9
+    records = [
+        ImageRecord("/a.jpg", 400, 400, 4, 0),
+        ImageRecord("/b.jpg", 300, 300, 3, 0),
+        ImageRecord("/c.jpg", 200, 200, 2, 0),
+        ImageRecord("/d.jpg", 100, 100, 1, 0),
+    ]
+    (group,) = NeighbourGraph(records[:3], vectors[:3]).groups(0.9)
+    assert [m.image.path for m in group.members] == ["/a.jpg", "/b.jpg", "/c.jpg"]
+    chained = group.members[2]
+    assert chained.group_match and chained.similarity == pytest.approx(similarity[1, 2], abs=1e-5)
+    assert chained.to_dict()["group_match"] is True and not group.members[1].group_match
+    assert _paths(NeighbourGraph(records, vectors), 0.9) == [{"/a.jpg", "/b.jpg"}, {"/c.jpg", "/d.jpg"}]
+
+
+def _worse_and_better_scene(rng: np.random.Generator) -> tuple[np.ndarray, list[ImageRecord]]:
+    """A reference A, its copy B (0.97), and C, which matches B (0.93) and not A."""
+    basis = np.linalg.qr(rng.normal(size=(16, 3)))[0].T
+    a = basis[0]
+    b = _at_angle(a, basis[1], 0.97)
+    c = _at_angle(b, basis[2] + 0.5 * (b - a), 0.93)
+    vectors = np.stack([a, b, c]).astype(np.float32)
+    assert float(a @ c) < 0.9 < 0.92 < float(b @ c) < 0.94
     records = [
         ImageRecord("/a.jpg", 300, 300, 3, 0),
         ImageRecord("/b.jpg", 200, 200, 2, 0),
         ImageRecord("/c.jpg", 100, 100, 1, 0),
     ]
-    groups = _paths(NeighbourGraph(records, np.stack([a, b, c]).astype(np.float32)), 0.9)
-    assert groups == [{"/a.jpg", "/b.jpg"}]  # C matches only B, which is not a reference
+    return vectors, records
+
+
+def test_no_hop_into_the_group_of_a_worse_reference(rng: np.random.Generator) -> None:
+    """A picture with more pixels than the group's reference, matching only one of its copies, stays
+    out: it would be the copy to keep, and it does not match the one the group keeps."""
+    vectors, records = _worse_and_better_scene(rng)
+    records[2] = ImageRecord("/c.jpg", 900, 900, 9, 0)
+    assert _paths(NeighbourGraph(records, vectors), 0.9) == [{"/a.jpg", "/b.jpg"}]
+
+
+def test_no_hop_through_a_link_only_the_phash_rule_confirms(rng: np.random.Generator) -> None:
+    """B is below the threshold to A and joined by the pHash rule; C matches only B: C stays out."""
+    from dupfinder.grouping import HashConfirm
+
+    vectors, records = _worse_and_better_scene(rng)
+    hashes = [0xF0F0_F0F0_0000_FFFF, 0xF0F0_F0F0_0000_FFFE, 0x0F0F_0F0F_FFFF_0000]
+    graph = NeighbourGraph(records, vectors, hashes=hashes, confirm=HashConfirm(0.05, 2))
+    assert _paths(graph, 0.9) == [{"/a.jpg", "/b.jpg", "/c.jpg"}]
+    (group,) = graph.groups(0.975)  # A~B 0.97: below it, confirmed by the pHash rule
+    assert [m.image.path for m in group.members] == ["/a.jpg", "/b.jpg"]
+    assert group.members[1].hash_confirmed
+    assert _paths(graph, 0.92) == [{"/a.jpg", "/b.jpg", "/c.jpg"}]
+
+
+def test_no_hop_into_a_group_holding_a_picture_the_user_said_differs(rng: np.random.Generator) -> None:
+    vectors, records = _worse_and_better_scene(rng)
+    graph = NeighbourGraph(records, vectors)
+    assert _paths(graph, 0.9) == [{"/a.jpg", "/b.jpg", "/c.jpg"}]
+    for other in ("/a.jpg", "/b.jpg"):
+        ignored = frozenset({frozenset({other, "/c.jpg"})})
+        groups = graph.groups(0.9, ignored=ignored)
+        assert [{m.image.path for m in g.members} for g in groups] == [{"/a.jpg", "/b.jpg"}]
+
+
+def test_a_copy_stays_with_the_better_reference_it_matches_nearly_as_well(rng: np.random.Generator) -> None:
+    """A centre crop matches the original (0.955) and, a little better (0.97), a copy turned 10°
+    that the original does not match. The crop stays with the original; the turned copy joins
+    through it. When the turned copy matches the crop far better (0.985) than the original does
+    (0.955), beyond `STAY_MARGIN`, the crop follows it: two look-alikes, one nearly the other."""
+    basis = np.linalg.qr(rng.normal(size=(16, 3)))[0].T
+    original = basis[0]
+    crop = _at_angle(original, basis[1], 0.955)
+    for turned_to_crop, expected in ((0.97, 1), (0.985, 2)):
+        turned = _at_angle(crop, basis[2] - crop + 0.4 * (crop - original), turned_to_crop)
+        vectors = np.stack([original, crop, turned]).astype(np.float32)
+        similarity = vectors @ vectors.T
+        assert similarity[0, 2] < 0.95 and similarity[1, 2] == pytest.approx(turned_to_crop, abs=1e-5)
+        records = [
+            ImageRecord("/original.jpg", 400, 300, 9, 0),
+            ImageRecord("/crop.jpg", 360, 270, 8, 0),
+            ImageRecord("/turned.jpg", 300, 220, 7, 0),
+        ]
+        groups = NeighbourGraph(records, vectors).groups(0.95)
+        assert len(groups) == 1
+        members = {m.image.path: m for m in groups[0].members}
+        if expected == 1:
+            assert groups[0].reference.image.path == "/original.jpg" and len(members) == 3
+            assert members["/crop.jpg"].similarity == pytest.approx(similarity[0, 1], abs=1e-5)
+            assert members["/turned.jpg"].group_match and not members["/crop.jpg"].group_match
+        else:
+            # The turned copy became a reference before the crop chose; the original is left alone.
+            assert list(members) == ["/turned.jpg", "/crop.jpg"]
 
 
 def test_member_joins_its_most_similar_reference(rng: np.random.Generator) -> None:
@@ -527,7 +621,10 @@ def test_a_picture_joins_through_the_reference_s_twin_when_the_reference_frames_
     loose_twin[1] = _at_angle(padded, photo - padded, 0.97)  # like the reference, but no twin
     loose_twin[2] = _at_angle(loose_twin[1], loose_twin[1] - padded, 0.955)
     assert float(loose_twin[2] @ padded) < 0.95
-    assert _paths(NeighbourGraph(records, loose_twin), 0.95) == [{"/p/padded.png", "/p/photo.jpg"}]
+    # No twin, so the crop is no member by it; it comes in by the one hop through a copy instead.
+    (group,) = NeighbourGraph(records, loose_twin).groups(0.95)
+    assert [m.image.path for m in group.members] == ["/p/padded.png", "/p/photo.jpg", "/p/crop.jpg"]
+    assert group.members[2].group_match and not group.members[1].group_match
 
 
 def test_a_crop_matches_a_region_of_the_reference_s_twin(rng: np.random.Generator) -> None:
@@ -589,14 +686,17 @@ def _stray_scene(rng: np.random.Generator) -> tuple[np.ndarray, list[ImageRecord
     return vectors, [*records, ImageRecord("/p/stray.jpg", 1000, 800, 100_000, 1.0)]
 
 
-def test_a_twin_stands_for_its_reference_one_hop_only(rng: np.random.Generator) -> None:
-    """A picture that matches only a copy which joined through the twin stays out of the group."""
+def test_a_copy_that_joined_through_the_twin_carries_the_hop_too(rng: np.random.Generator) -> None:
+    """The stray matches only the turned copy, which joined through the twin (the same picture as
+    the reference): the stray joins by the one hop through a copy, and says so."""
     vectors, records = _stray_scene(rng)
     assert float((vectors[:4] @ vectors[4]).max()) == pytest.approx(0.965, abs=1e-4)
     assert max(float(vectors[i] @ vectors[4]) for i in (0, 1, 3)) < 0.95
-    groups = _paths(NeighbourGraph(records, vectors), 0.95)
-    padded_group = next(g for g in groups if "/p/padded.png" in g)
-    assert "/p/stray.jpg" not in padded_group and {"/p/photo.jpg", "/p/crop.jpg"} <= padded_group
+    (group,) = NeighbourGraph(records, vectors).groups(0.95)
+    members = {m.image.path: m for m in group.members}
+    assert group.reference.image.path == "/p/padded.png" and len(members) == 5
+    assert members["/p/stray.jpg"].group_match
+    assert members["/p/stray.jpg"].similarity == pytest.approx(float(vectors[2] @ vectors[4]), abs=1e-5)
 
 
 def test_a_merge_moves_only_the_pictures_that_match_a_copy_they_join(
@@ -605,8 +705,10 @@ def test_a_merge_moves_only_the_pictures_that_match_a_copy_they_join(
     """The stray (matching only the turned copy, 0.965) became a reference and took the turned copy;
     the turned copy matches the photo and the crop, so it moves to their group, and the stray, which
     matches none of them, is left alone rather than chained in. (2 pairs in 6 match across: the
-    share is lowered to let this small scene merge.)"""
+    share is lowered to let this small scene merge; and with no `STAY_MARGIN` the turned copy
+    follows the stray, which it matches a little better than the twin.)"""
     monkeypatch.setattr(grouping, "MERGE_SHARE", 0.3)
+    monkeypatch.setattr(grouping, "STAY_MARGIN", 0.0)
     vectors, records = _stray_scene(rng)
     (group,) = NeighbourGraph(records, vectors).groups(0.95)
     paths = [m.image.path for m in group.members]
