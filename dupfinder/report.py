@@ -62,8 +62,9 @@ class Member:
     a portrait picture that joined because, turned a quarter, it matches the landscape reference;
     `cropped_match` a smaller picture that joined because it matches a region of the reference;
     `group_match` a copy that came with a second group of the same picture (`dupfinder.grouping`,
-    `MERGE_SHARE`) and does not match the reference itself: its similarity is its best match
-    among the copies it joined.
+    `MERGE_SHARE`), or joined through one of the group's copies (the one hop of
+    `dupfinder.grouping`), and does not match the reference itself: its similarity is its best
+    match among the copies it joined.
     """
 
     image: ImageRecord
