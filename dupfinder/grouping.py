@@ -390,7 +390,7 @@ class NeighbourGraph:
                 self._confirmed_views[(a, b)] = view
             if self._is_ignored(a, b, ignored):
                 continue
-            rival = similarity < min(self.best[a], self.best[b]) - RIVAL_MARGIN
+            rival = similarity < self._rival_floor(a, b)
             if rival and (a, b) not in self._greyscale_pairs:
                 continue
             adjacency.setdefault(a, {})[b] = similarity
@@ -535,8 +535,13 @@ class NeighbourGraph:
         than each matches its own copies)."""
         first, second = list(first), list(second)
         across = self._rep_vectors[first] @ self._rep_vectors[second].T
-        rivals = np.minimum(self.best[first][:, None], self.best[second][None, :]) - RIVAL_MARGIN
+        rivals = self._rival_floor(np.array(first)[:, None], np.array(second)[None, :])
         return (across >= threshold) & (across >= rivals)
+
+    def _rival_floor(self, a: int | np.ndarray, b: int | np.ndarray) -> Any:
+        """The similarity under which a link between clusters `a` and `b` (broadcast) is a rival's:
+        `RIVAL_MARGIN` below the weaker of their best matches."""
+        return np.minimum(self.best[a], self.best[b]) - RIVAL_MARGIN
 
     def _look_match(self, picture: int, reference: int, twins: Sequence[int] = ()) -> tuple[float, str]:
         """The best similarity between `picture` and `reference` through a second look, and its
