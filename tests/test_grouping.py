@@ -107,17 +107,27 @@ def test_no_hop_into_the_group_of_a_worse_reference(rng: np.random.Generator) ->
 
 
 def test_no_hop_through_a_link_only_the_phash_rule_confirms(rng: np.random.Generator) -> None:
-    """B is below the threshold to A and joined by the pHash rule; C matches only B: C stays out."""
+    """B is below the threshold to A (0.94) and joined by the pHash rule; C matches B at the
+    threshold (0.955) and not A: C stays out, for B never matched A at the threshold."""
     from dupfinder.grouping import HashConfirm
 
-    vectors, records = _worse_and_better_scene(rng)
+    basis = np.linalg.qr(rng.normal(size=(16, 3)))[0].T
+    a = basis[0]
+    b = _at_angle(a, basis[1], 0.94)
+    c = _at_angle(b, basis[2], 0.955)
+    vectors = np.stack([a, b, c]).astype(np.float32)
+    assert float(a @ c) < 0.95
+    _, records = _worse_and_better_scene(rng)
     hashes = [0xF0F0_F0F0_0000_FFFF, 0xF0F0_F0F0_0000_FFFE, 0x0F0F_0F0F_FFFF_0000]
     graph = NeighbourGraph(records, vectors, hashes=hashes, confirm=HashConfirm(0.05, 2))
-    assert _paths(graph, 0.9) == [{"/a.jpg", "/b.jpg", "/c.jpg"}]
-    (group,) = graph.groups(0.975)  # A~B 0.97: below it, confirmed by the pHash rule
+    (group,) = graph.groups(0.95)
     assert [m.image.path for m in group.members] == ["/a.jpg", "/b.jpg"]
     assert group.members[1].hash_confirmed
-    assert _paths(graph, 0.92) == [{"/a.jpg", "/b.jpg", "/c.jpg"}]
+    # At a threshold that A~B reaches itself, C comes in through B.
+    (group,) = graph.groups(0.935)
+    members = {m.image.path: m for m in group.members}
+    assert group.reference.image.path == "/a.jpg" and set(members) == {"/a.jpg", "/b.jpg", "/c.jpg"}
+    assert members["/c.jpg"].group_match and not members["/b.jpg"].hash_confirmed
 
 
 def test_no_hop_into_a_group_holding_a_picture_the_user_said_differs(rng: np.random.Generator) -> None:
