@@ -426,14 +426,14 @@ class NeighbourGraph:
             if assignment[node]:
                 continue
             links = [
-                (similarity, self._keys[member], member)
+                (similarity, member)
                 for member, similarity in adjacency.get(node, {}).items()
                 if similarity >= threshold
                 and member in group_of
                 and self._better(group_of[member], node)
                 and matched_its_reference(member)
             ]
-            for similarity, _, member in sorted(links, key=lambda link: -link[0]):
+            for similarity, member in sorted(links, key=lambda link: (-link[0], self._keys[link[1]])):
                 reference = group_of[member]
                 group = [reference, *assignment[reference]]
                 if any(self._is_ignored(node, other, ignored) for other in group):

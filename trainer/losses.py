@@ -138,6 +138,7 @@ DISTIL_TARGETS: tuple[str, ...] = ("cosine", "softmax")
 
 
 def check_distil_options(target: str, temperature: float) -> None:
+    """One check for `FitOptions` and `SiameseModel`, so a run and a rebuilt model refuse alike."""
     if target not in DISTIL_TARGETS:
         raise ValueError(
             f"Invalid value for `distil_target`: expected one of {DISTIL_TARGETS}, received: {target!r}"
