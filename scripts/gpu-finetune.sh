@@ -1,0 +1,34 @@
+#!/bin/bash
+# Fine-tune on a GPU machine (JAX, no TensorFlow) in calls of under ten minutes, from the repo root
+# with the shrunk train split in .carry/gpu-train/train and the keras wheels in .whl/ (README, GPU).
+# With $INIT, a call starts a new run from those weights with $OPTIONS (a run left on a warm machine
+# is dropped). Without it, a call resumes the warm machine's /tmp/run, or on a fresh machine the
+# checkpoint whose parts ($CKPT.part*) were carried.
+# $EPOCHS is the schedule's total (the learning rate's cosine decay spans it). The checkpoint comes
+# back in parts of 15 MB (the device's files are at most 16 MiB each): cat last.npz.part* > last.npz.
+set -u
+t0=$(date +%s)
+python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl || exit 1
+export PYTHONPATH=/tmp/site:$PWD KERAS_BACKEND=jax PYTHONUNBUFFERED=1 JAX_COMPILATION_CACHE_DIR=/tmp/jax-cache
+nvidia-smi --query-gpu=name,memory.total --format=csv,noheader; nproc
+DATA=$PWD/.carry/gpu-train/train
+RUN=/tmp/run
+if [ -n "${INIT:-}" ]; then
+  echo "starting from $INIT"; rm -rf $RUN /tmp/run.log; args=($DATA --init-weights $INIT $OPTIONS)
+elif [ -f $RUN/checkpoints/last.npz ]; then
+  echo "resuming the warm machine's run"; args=(--resume)
+else
+  echo "fresh machine: resuming from ${CKPT:?set INIT, or CKPT to carried checkpoint parts}"
+  mkdir -p $RUN/checkpoints && cat $CKPT.part* > $RUN/checkpoints/last.npz; args=(--resume)
+fi
+left=$(( ${DEADLINE:-560} - ($(date +%s) - t0) ))
+echo "training for at most $left s"
+timeout -s INT -k 40 $left python3 -m trainer.cli fit "${args[@]}" --out $RUN --epochs $EPOCHS \
+  --workers 15 --checkpoint-minutes 1 >> /tmp/run.log 2>&1
+echo "fit rc=$? after $(( $(date +%s) - t0 )) s"
+tr '\r' '\n' < /tmp/run.log | grep -E -i "error|look-alike|resuming|checkpoint|Traceback" | tail -8
+tr '\r' '\n' < /tmp/run.log | grep -E "/step" | tail -3
+tail -5 $RUN/history.csv
+split -b 15M $RUN/checkpoints/last.npz $OUT/last.npz.part
+cp $RUN/history.csv $OUT/; tr '\r' '\n' < /tmp/run.log | grep -v -E "^ *[0-9]+/[0-9]+ .*ETA" > $OUT/run.log
+ls -la $OUT
