@@ -26,9 +26,13 @@ echo "training for at most $left s"
 timeout -s INT -k 40 $left python3 -m trainer.cli fit "${args[@]}" --out $RUN --epochs $EPOCHS \
   --workers 15 --checkpoint-minutes 1 >> /tmp/run.log 2>&1
 echo "fit rc=$? after $(( $(date +%s) - t0 )) s"
-tr '\r' '\n' < /tmp/run.log | grep -E -i "error|look-alike|resuming|checkpoint|Traceback" | tail -8
-tr '\r' '\n' < /tmp/run.log | grep -E "/step" | tail -3
+# The log without Keras's progress bars: colour codes dropped, one line per finished epoch kept.
+tr '\r\b' '\n\n' < /tmp/run.log | sed 's/\x1b\[[0-9;]*m//g' | awk '{
+  if (match($0, /^ *[0-9]+\/[0-9]+ /)) { split($1, f, "/"); if (f[1] != f[2]) next }
+  if (NF) print }' > $OUT/run.log
+grep -E -i "error|look-alike|resuming|checkpoint|Traceback" $OUT/run.log | tail -8
+grep -E "/step" $OUT/run.log | tail -3
 tail -5 $RUN/history.csv
 split -b 15M $RUN/checkpoints/last.npz $OUT/last.npz.part
-cp $RUN/history.csv $OUT/; tr '\r' '\n' < /tmp/run.log | grep -v -E "^ *[0-9]+/[0-9]+ .*ETA" > $OUT/run.log
+cp $RUN/history.csv $OUT/
 ls -la $OUT
