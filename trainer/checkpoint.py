@@ -66,16 +66,21 @@ def _arrays(prefix: str, variables: Sequence[Any]) -> dict[str, np.ndarray]:
 
 def save(path: Path, state: TrainState, branch: keras.Model, optimizer: Any | None = None) -> Path:
     """Write atomically; `optimizer` (built) is included for resuming, left out for fine-tuning files."""
+    arrays = _arrays("branch", branch.weights)
+    if optimizer is not None and optimizer.built:
+        arrays |= _arrays("optimizer", optimizer.variables)
+    return save_arrays(path, state, arrays)
+
+
+def save_arrays(path: Path, state: TrainState, arrays: dict[str, np.ndarray]) -> Path:
+    """Write `arrays` (keys `branch/NNNNN`, optionally `optimizer/NNNNN`) and `state`, atomically."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     meta = {"format": FORMAT, "version": 1, "state": state.__dict__, "backend": keras.backend.backend()}
-    arrays: dict[str, Any] = {"__meta__": np.array(json.dumps(meta, default=str))}
-    arrays |= _arrays("branch", branch.weights)
-    if optimizer is not None and optimizer.built:
-        arrays |= _arrays("optimizer", optimizer.variables)
+    stored: dict[str, Any] = {"__meta__": np.array(json.dumps(meta, default=str)), **arrays}
     temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     with open(temporary, "wb") as handle:
-        np.savez(handle, **arrays)
+        np.savez(handle, **stored)
     os.replace(temporary, path)
     return path
 

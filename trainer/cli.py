@@ -1,4 +1,4 @@
-"""`dupfinder-train`: fit, export, evaluate, preview and refresh the embedding model.
+"""`dupfinder-train`: fit, average, export, evaluate, preview and refresh the embedding model.
 
 Imports are lazy so `--help` answers at once and the data workers (spawned processes that import
 this module as their main) load neither Keras nor TensorFlow. Exit status: 0 done, 1 failed
@@ -178,6 +178,14 @@ def _other_parsers(commands: Any) -> None:
         help="export a branch that embeds each picture and its mirror image, averaged: a mirrored "
         "copy gets the same vector, at twice the inference cost (the weights are unchanged)",
     )
+    average = commands.add_parser(
+        "average",
+        help="the mean of a run's weights over several epochs, for export",
+        description="Average a run's epoch checkpoints (stochastic weight averaging).",
+    )
+    average.add_argument("run", metavar="RUN", help="the run folder (fit --out)")
+    average.add_argument("--epochs", required=True, help="epochs to average, e.g. 9-16 or 10,12,14,16")
+    average.add_argument("--out", required=True, help="AVERAGED.npz, for `dupfinder-train export`")
     evaluate = commands.add_parser(
         "evaluate", help="pair AP, precision/recall per transform, calibrated threshold"
     )
@@ -237,7 +245,7 @@ def _run_fit(args: argparse.Namespace) -> int:
     if not args.data:
         raise ValueError("no DATA given: pass folders, class folders, CSV or .txt picture lists")
     options = _options(FitOptions, args, jit_compile="auto" if not args.no_jit else False)
-    path = fit(options, resume=args.resume, argv=["dupfinder-train", *sys.argv[1:]])
+    path = fit(options, resume=args.resume, argv=["dupfinder-train", *args.argv])
     print(f"checkpoint: {path}\nnext: dupfinder-train export {args.out} --out MODEL.onnx")
     return 0
 
@@ -252,6 +260,15 @@ def _run_export(args: argparse.Namespace) -> int:
         f"model: {result.model}\ncard: {result.card}\nweights: {result.weights}\n"
         f"parity: onnxruntime and Keras agree to {result.max_difference:.1e}"
     )
+    return 0
+
+
+def _run_average(args: argparse.Namespace) -> int:
+    from trainer.average import average_run, parse_epochs
+
+    epochs = parse_epochs(args.epochs)
+    path = average_run(Path(args.run), epochs, Path(args.out), ["dupfinder-train", *args.argv])
+    print(f"averaged {len(epochs)} epochs: {path}\nnext: dupfinder-train export {path} --out MODEL.onnx")
     return 0
 
 
@@ -306,6 +323,7 @@ def _run_import_backbone(args: argparse.Namespace) -> int:
 _COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "fit": _run_fit,
     "export": _run_export,
+    "average": _run_average,
     "evaluate": _run_evaluate,
     "preview": _run_preview,
     "refresh": _run_refresh,
@@ -315,6 +333,7 @@ _COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)  # recorded in checkpoints and cards
     from dupfinder.embedder import ModelError
     from dupfinder.modelcard import ModelCardError
     from dupfinder.models import ModelNotFound

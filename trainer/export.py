@@ -116,6 +116,16 @@ def check_parity(branch: keras.Model, model_path: Path, pictures: np.ndarray, at
     return difference
 
 
+def _averaging(state: checkpoint.TrainState) -> list[str]:
+    """The `dupfinder-train average` step, when the weights are a mean of epochs (trainer.average)."""
+    averaged = state.extra.get("averaged")
+    if not averaged:
+        return []
+    epochs = averaged["epochs"]
+    command = " ".join(map(str, averaged.get("command") or [])) or "dupfinder-train average"
+    return [f"{command} (the mean of the weights after epochs {', '.join(map(str, epochs))})"]
+
+
 def _card(name: str, state: checkpoint.TrainState, difference: float, weights: Path) -> ModelCard:
     config = state.branch_config
     calibration = state.extra.get("calibration", {})
@@ -129,6 +139,7 @@ def _card(name: str, state: checkpoint.TrainState, difference: float, weights: P
                 f"{' '.join(map(str, r['command']))} (at epoch {r['epoch']}, step {r['step']})"
                 for r in state.extra.get("resumes", [])
             ]
+            + _averaging(state)
         ),
         "corpus": state.extra.get("data", {}),
         "epochs": state.epoch,
