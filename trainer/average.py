@@ -61,23 +61,21 @@ def average_run(run: Path, epochs: list[int], out: Path, argv: list[str] | None 
     the averaging recorded so that the exported card says how the weights came about.
     """
     out = Path(out)
+    if not epochs:
+        raise ValueError("Invalid value for `epochs`: expected at least one epoch, received: []")
     if out.suffix.lower() != ".npz":
         raise ValueError(f"Invalid value for `out`: expected a path ending in .npz, received: {out}")
     reference, _ = checkpoint.read(checkpoint.resolve(run))
+    # One network (checked per file) has one set of variables, so the files' keys and shapes agree.
     total: dict[str, np.ndarray] = {}
-    dtypes: dict[str, np.dtype] = {}
     for path in epoch_files(run, epochs):
         state, arrays = checkpoint.read(path)
         _same_run(reference, state, path)
-        weights = {key: value for key, value in arrays.items() if key.startswith("branch/")}
-        if total and weights.keys() != total.keys():
-            raise CheckpointError(f"{path} holds other weights than the run's first averaged epoch")
-        for key, value in weights.items():
-            if key in total and value.shape != total[key].shape:
-                raise CheckpointError(f"{path}: {key} has shape {value.shape}, expected {total[key].shape}")
-            total[key] = total.get(key, 0.0) + value.astype(np.float64)
-            dtypes[key] = value.dtype
-    mean = {key: (value / len(epochs)).astype(dtypes[key]) for key, value in total.items()}
+        for key, value in arrays.items():
+            if key.startswith("branch/"):
+                total[key] = total.get(key, 0.0) + value.astype(np.float64)
+    dtype = {key: value.dtype for key, value in arrays.items()}
+    mean = {key: (value / len(epochs)).astype(dtype[key]) for key, value in total.items()}
     extra = {
         **reference.extra,
         "averaged": {"epochs": epochs, "command": list(argv or [])},
