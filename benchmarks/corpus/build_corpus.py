@@ -234,7 +234,7 @@ def output_name(rec: Record, taken: set[str]) -> str:
 
 
 def write_outputs(
-    out: Path, kept: list[Record], pairs: list[tuple[Record, Record, str]], forced_test: set[str]
+    out: Path, kept: list[Record], pairs: list[tuple[Record, Record, str]], forced: dict[str, str]
 ) -> dict[str, dict[str, int]]:
     """Move staged JPEGs into their split folders and write the manifest and the pair list."""
     taken: set[str] = set()
@@ -246,7 +246,7 @@ def write_outputs(
             ["split", "file", "package", "package_version", "source_path", "width", "height", "kind"]
         )
         for rec in sorted(kept, key=lambda r: r.key):
-            split = "test" if rec.key in forced_test else split_of(source_family(rec))
+            split = forced.get(rec.key) or split_of(source_family(rec))
             name = output_name(rec, taken)
             for tree, staged in (("images", rec.stage_big), ("small", rec.stage_small)):
                 (out / tree / split).mkdir(parents=True, exist_ok=True)
@@ -310,10 +310,10 @@ def build(args: argparse.Namespace) -> dict[str, object]:
     families = hard_pairs.families(usable)
     protected = {m.key: i for i, members in enumerate(families.values()) for m in members}
     dropped = dedup(usable, protected, (args.max_phash, args.max_dhash, args.min_corr))
-    pairs, forced_test, copies = hard_pairs.make_pairs(families, {r.key for r in usable} - set(dropped))
+    pairs, forced, copies = hard_pairs.make_pairs(families, {r.key for r in usable} - set(dropped))
     dropped.update({key: "(a hard-negative sibling)" for key in copies})
     kept = [r for r in usable if r.key not in dropped]
-    counts = write_outputs(out, kept, pairs, forced_test)
+    counts = write_outputs(out, kept, pairs, forced)
     reasons = write_rejects(out, [r for r in records if r.reject or r.key in dropped], dropped)
     shutil.rmtree(out / ".stage", ignore_errors=True)
     summary = {

@@ -3,8 +3,10 @@
 Each rule names a package, a regular expression over the file's path inside the package, and why
 its matches are distinct pictures. Files whose named groups (and folder) agree form a family, for
 example the left and right views of one stereo pair; consecutive members of a family, in name order
-and without overlap, become pairs. Every member of a family that yields a pair goes to the test
-split, and families are exempt from perceptual de-duplication so both members survive it.
+and without overlap, become pairs. Every member of a family that yields a pair leaves the hash split:
+one family in VAL_EVERY of each rule goes to the validation split, so calibration sees look-alikes
+of every kind, and the rest to the test split. Families are exempt from perceptual de-duplication so
+both members survive it. Train never holds a listed family.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import numpy as np
 from benchmarks.corpus.images import Record
 
 MIN_SIGNATURE_DIFF = 2.0  # mean grey difference (0-255) at 32x32 below which two pictures are the same
+VAL_EVERY = 3  # of each rule's families that yield pairs, the 2nd, 5th, 8th, ... go to val; the rest to test
 
 STEREO = "stereo pair: left and right camera views of the same scene"
 VIDEO = "consecutive frames of one video; objects or camera moved"
@@ -98,12 +101,20 @@ def distinct_members(members: list[Record], kept: set[str]) -> list[Record]:
     return out
 
 
+def family_split(index_in_rule: int) -> str:
+    """Split of a rule's `index_in_rule`-th paired family: one in VAL_EVERY to val, starting with the
+    second, so a rule with a single family keeps it in test."""
+    return "val" if index_in_rule % VAL_EVERY == 1 else "test"
+
+
 def make_pairs(
     grouped: dict[tuple[int, str], list[Record]], kept: set[str]
-) -> tuple[list[tuple[Record, Record, str]], set[str], set[str]]:
-    """Pairs with their reason, the keys forced into test, and members dropped as true copies."""
+) -> tuple[list[tuple[Record, Record, str]], dict[str, str], set[str]]:
+    """Pairs with their reason, the split each paired member is forced into, and members dropped
+    as true copies."""
     pairs: list[tuple[Record, Record, str]] = []
-    forced: set[str] = set()
+    forced: dict[str, str] = {}
+    families_paired: dict[int, int] = {}
     copies: set[str] = set()
     per_rule: dict[int, int] = {}
     for (rule, _), members in sorted(grouped.items()):
@@ -115,7 +126,9 @@ def make_pairs(
             continue
         pairs += [(distinct[2 * i], distinct[2 * i + 1], why) for i in range(room)]
         per_rule[rule] = per_rule.get(rule, 0) + room
-        forced.update(m.key for m in distinct)
+        split = family_split(families_paired.get(rule, 0))
+        families_paired[rule] = families_paired.get(rule, 0) + 1
+        forced.update((m.key, split) for m in distinct)
     return pairs, forced, copies
 
 
