@@ -41,3 +41,20 @@ def test_a_member_that_is_the_same_picture_is_dropped_not_paired() -> None:
     pairs, forced, copies = hard_pairs.make_pairs(hard_pairs.families([left, right]), {left.key, right.key})
 
     assert pairs == [] and forced == {} and copies == {right.key}
+
+
+def _moon(n: int) -> Record:
+    """Moon texture `n` (one family for every night), with its own grey level."""
+    signature = np.full(32 * 32, 10 * n, dtype=np.uint8).tobytes()
+    return Record(
+        "kstars-data", "1", f"usr/share/kstars/textures/moon{n:02d}.png", "photo", signature=signature
+    )
+
+
+def test_the_pairs_of_one_family_are_split_too_and_unpaired_members_follow_the_first() -> None:
+    records = [_moon(n) for n in range(11)]  # 5 pairs (the rule's cap) and one member left over
+    pairs, forced, _ = hard_pairs.make_pairs(hard_pairs.families(records), {r.key for r in records})
+
+    assert [forced[a.key] for a, _, _ in pairs] == ["test", "val", "test", "test", "val"]
+    assert all(forced[a.key] == forced[b.key] for a, b, _ in pairs)
+    assert forced[records[10].key] == "test"

@@ -4,9 +4,10 @@ Each rule names a package, a regular expression over the file's path inside the 
 its matches are distinct pictures. Files whose named groups (and folder) agree form a family, for
 example the left and right views of one stereo pair; consecutive members of a family, in name order
 and without overlap, become pairs. Every member of a family that yields a pair leaves the hash split:
-one family in VAL_EVERY of each rule goes to the validation split, so calibration sees look-alikes
-of every kind, and the rest to the test split. Families are exempt from perceptual de-duplication so
-both members survive it. Train never holds a listed family.
+one pair in VAL_EVERY of each rule goes to the validation split, so calibration sees look-alikes of
+every kind that has two pairs or more (one family of Moon phases included), and the rest to the test
+split; a family's unpaired members follow its first pair. Families are exempt from perceptual
+de-duplication so both members survive it. Train never holds a listed family.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import numpy as np
 from benchmarks.corpus.images import Record
 
 MIN_SIGNATURE_DIFF = 2.0  # mean grey difference (0-255) at 32x32 below which two pictures are the same
-VAL_EVERY = 3  # of each rule's families that yield pairs, the 2nd, 5th, 8th, ... go to val; the rest to test
+VAL_EVERY = 3  # of each rule's pairs, the 2nd, 5th, 8th, ... go to val; the rest to test
 
 STEREO = "stereo pair: left and right camera views of the same scene"
 VIDEO = "consecutive frames of one video; objects or camera moved"
@@ -101,9 +102,9 @@ def distinct_members(members: list[Record], kept: set[str]) -> list[Record]:
     return out
 
 
-def family_split(index_in_rule: int) -> str:
-    """Split of a rule's `index_in_rule`-th paired family: one in VAL_EVERY to val, starting with the
-    second, so a rule with a single family keeps it in test."""
+def pair_split(index_in_rule: int) -> str:
+    """Split of a rule's `index_in_rule`-th pair: one in VAL_EVERY to val, starting with the second,
+    so a rule with a single pair keeps it in test."""
     return "val" if index_in_rule % VAL_EVERY == 1 else "test"
 
 
@@ -114,7 +115,6 @@ def make_pairs(
     as true copies."""
     pairs: list[tuple[Record, Record, str]] = []
     forced: dict[str, str] = {}
-    families_paired: dict[int, int] = {}
     copies: set[str] = set()
     per_rule: dict[int, int] = {}
     for (rule, _), members in sorted(grouped.items()):
@@ -124,11 +124,13 @@ def make_pairs(
         room = min(per_family, rule_cap - per_rule.get(rule, 0), len(distinct) // 2)
         if room <= 0:
             continue
-        pairs += [(distinct[2 * i], distinct[2 * i + 1], why) for i in range(room)]
-        per_rule[rule] = per_rule.get(rule, 0) + room
-        split = family_split(families_paired.get(rule, 0))
-        families_paired[rule] = families_paired.get(rule, 0) + 1
-        forced.update((m.key, split) for m in distinct)
+        first = per_rule.get(rule, 0)
+        new = [(distinct[2 * i], distinct[2 * i + 1], why) for i in range(room)]
+        forced.update((m.key, pair_split(first)) for m in distinct)
+        for index, (a, b, _) in enumerate(new, first):
+            forced[a.key] = forced[b.key] = pair_split(index)
+        pairs += new
+        per_rule[rule] = first + room
     return pairs, forced, copies
 
 
