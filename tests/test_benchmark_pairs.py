@@ -214,6 +214,19 @@ def test_hash_confirm_candidates_come_most_recall_first() -> None:
     assert all(r["precision"] >= 0.99 for r in rules)
 
 
+def test_rules_a_little_below_the_pair_target_come_after_those_that_reach_it() -> None:
+    from benchmarks.accuracy import hash_confirm_candidates
+
+    # 200 copies above the threshold; 50 below it with equal hashes; 2 look-alikes below it with
+    # 0 bits (the colour veto a scan applies may drop them; pair precision cannot know).
+    positive = (np.r_[np.full(200, 0.95), np.full(50, 0.85)], np.r_[np.zeros(200), np.zeros(50)])
+    negative = (np.array([0.85, 0.85, 0.2]), np.array([0, 0, 30]))
+    assert hash_confirm_candidates(positive, negative, threshold=0.9, target=0.995) == []
+    rules = hash_confirm_candidates(positive, negative, threshold=0.9, target=0.995, slack=0.005)
+    assert rules and all(0.99 <= r["precision"] < 0.995 for r in rules)
+    assert rules[0]["recall"] == 1.0
+
+
 def test_a_baseline_that_never_reaches_the_models_precision_is_taken_at_its_most_precise() -> None:
     from benchmarks.pairs import loosest_threshold, most_precise_threshold
 
