@@ -212,7 +212,10 @@ def _update_card(embedder: Embedder, report: dict[str, Any]) -> None:
 
 
 def evaluate(options: EvalOptions) -> dict[str, Any]:
-    """Run the evaluation; writes report.json and the plots, and (by default) the card's threshold."""
+    """Run the evaluation; writes report.json and the plots, and (by default) the card's threshold.
+
+    The returned report also holds `duplicate_scores`, every copy's similarity to its original
+    (not written to report.json), so a caller can place another threshold among them."""
     if options.max_images < 2:
         raise ValueError(f"Invalid value for `max_images`: expected >= 2, received: {options.max_images}")
     tiers = [get_tier(name) for name in options.tiers]
@@ -230,8 +233,9 @@ def evaluate(options: EvalOptions) -> dict[str, Any]:
     folder.mkdir(parents=True, exist_ok=True)
     report["plots"] = [str(p) for p in _plots(report, folder)]
     report["model"], report["model_sha256"] = str(options.model), embedder.sha256
-    del report["_scores"]
+    duplicate_scores = report.pop("_scores")[0]
     (folder / "report.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    report["duplicate_scores"] = duplicate_scores
     report["report"] = str(folder / "report.json")
     if options.write_card:
         _update_card(embedder, report)

@@ -6,6 +6,7 @@ import shutil
 from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
 import pytest
 from PIL import Image
 
@@ -14,7 +15,7 @@ from tests.imagegen import corrupt_file
 from tests.trainer.conftest import TrainedModel, make_photos
 from trainer.cli import build_parser, main
 from trainer.export import export
-from trainer.refresh import RefreshOptions, explain, refresh
+from trainer.refresh import RefreshOptions, explain, recall_matched_threshold, refresh
 
 
 def test_help_lists_every_command(capsys: pytest.CaptureFixture[str]) -> None:
@@ -102,7 +103,10 @@ def test_refresh_fine_tunes_beside_the_base_and_never_overwrites_it(
     # A base with a non-default branch setting: the refreshed model must keep every one of them.
     export(trained_tiny_model.run, base, mirror_invariant=True)
     rule = {"margin": 0.1, "max_distance": 3}  # as the shipped card's calibration writes one
-    card_path_for(base).write_text(replace(load_card(base), hash_confirm=rule).to_json())
+    # A threshold calibrated on look-alikes lies above the held-out one, as the shipped card's does.
+    card_path_for(base).write_text(
+        replace(load_card(base), hash_confirm=rule, default_threshold=0.99).to_json()
+    )
     before = base.read_bytes()
     photos = make_photos(tmp_path / "mine", 10, start=200)
     summary = refresh(
@@ -125,8 +129,21 @@ def test_refresh_fine_tunes_beside_the_base_and_never_overwrites_it(
         load_card(new).hash_confirm == rule
         and "not calibrated again" in load_card(new).provenance["hash_confirm"]
     )
+    assert load_card(new).default_threshold >= summary["after"]["threshold"]
+    assert summary["default_threshold"] == load_card(new).default_threshold
+    assert "set by dupfinder-train refresh" in load_card(new).provenance["default_threshold"]
     text = explain(summary)
     assert "before" in text and "after" in text and f"--model {new}" in text and "pHash rule" in text
+    assert "Its threshold" in text
+
+
+def test_the_new_threshold_finds_the_share_of_copies_the_base_finds_at_its_own() -> None:
+    base = np.array([0.90, 0.95, 0.97, 0.99])  # the base finds half of them at 0.96
+    new = np.array([0.5, 0.6, 0.7, 0.8])  # a model whose scale fine-tuning moved
+    assert recall_matched_threshold(base, 0.96, new) == 0.7
+    assert np.mean(new >= recall_matched_threshold(base, 0.96, new)) == 0.5
+    assert recall_matched_threshold(base, 0.999, new) > 0.8  # the base finds none: nor does the new one
+    assert recall_matched_threshold(base, 0.5, new) == 0.5
 
 
 def test_refresh_needs_the_base_models_weights(
