@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
@@ -32,7 +33,7 @@ def synthetic_photo(seed: int, size: tuple[int, int] = (320, 240)) -> Image.Imag
     return Image.fromarray(noisy, "RGB").filter(ImageFilter.GaussianBlur(0.6))
 
 
-def save(image: Image.Image, path: Path, **params: object) -> Path:
+def save(image: Image.Image, path: Path, **params: Any) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     image.save(path, **params)
     return path
