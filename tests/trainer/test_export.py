@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -12,7 +13,7 @@ import pytest
 from dupfinder.cache import EmbeddingCache
 from dupfinder.embedder import Embedder
 from dupfinder.imaging import load_for_model
-from dupfinder.modelcard import load_card
+from dupfinder.modelcard import card_path_for, load_card
 from dupfinder.scan import Scanner, ScanOptions
 from tests.imagegen import save, synthetic_photo
 from tests.trainer.conftest import TrainedModel
@@ -120,3 +121,27 @@ def test_evaluate_reports_per_tier_calibrates_and_writes_the_card(
     card = load_card(model)
     assert card.default_threshold == pytest.approx(report["threshold"]["min_similarity"])
     assert card.evaluation["held_out"]["recall_per_tier"].keys() == {"jpeg-q25", "hflip", "crop-40"}
+
+
+def test_evaluate_keeps_a_threshold_calibrated_on_lookalikes(
+    trained_tiny_model: TrainedModel, tmp_path: Path
+) -> None:
+    from trainer.evaluate import EvalOptions, evaluate
+
+    model = tmp_path / "copy.onnx"
+    model.write_bytes(trained_tiny_model.model.read_bytes())
+    card = load_card(trained_tiny_model.model)
+    calibrated = {"split": "val", "min_similarity": 0.987, "target_precision": 0.99}
+    evaluation = {**card.evaluation, "benchmark_calibration": calibrated}
+    card_path_for(model).write_text(replace(card, default_threshold=0.987, evaluation=evaluation).to_json())
+    options = EvalOptions(
+        model=str(model), data=[str(trained_tiny_model.photos)], out=str(tmp_path / "ev"), max_images=6
+    )
+    report = evaluate(options)
+    kept = load_card(model)
+    assert not report["threshold_written"] and kept.default_threshold == 0.987
+    assert kept.evaluation["held_out"]["threshold"] == report["threshold"]  # the figures are recorded
+    # A threshold that no longer matches the benchmark's calibration is evaluate's to set.
+    card_path_for(model).write_text(replace(kept, default_threshold=0.5).to_json())
+    assert evaluate(options)["threshold_written"]
+    assert load_card(model).default_threshold == pytest.approx(report["threshold"]["min_similarity"])
