@@ -207,6 +207,16 @@ def build_files(corpus: Path, work: Path, originals: int, seed: int, split: str 
     return BenchFiles(paths, np.array(source), np.array(is_original), transform, hard_pairs, blank)
 
 
+def series_clusters(files: BenchFiles) -> np.ndarray:
+    """Per file, a number for its source picture's series (`sibling_key`): what the precision and
+    recall intervals draw whole (`benchmarks.pairs.bootstrap_intervals`)."""
+    picture: dict[int, Path] = {}
+    for path, source in zip(files.paths, files.source):
+        picture.setdefault(int(source), path)  # a source's first file is its original
+    keys = [sibling_key(picture[int(source)]) for source in files.source]
+    return np.unique(np.array(keys), return_inverse=True)[1]
+
+
 def is_blank(path: Path) -> bool:
     """Whether a derived file came out as one flat colour (a crop inside a plain area, a light
     design brightened to white). Such a file is no recognisable copy of its original and is the same
@@ -431,7 +441,14 @@ def run(
     second_looks: bool = True,
 ) -> dict[str, Any]:
     files = build_files(corpus, work, originals, seed, split)
-    pairs = PairSet(files.source, files.is_original, files.transform, files.hard_negatives, TIER_LEVELS)
+    pairs = PairSet(
+        files.source,
+        files.is_original,
+        files.transform,
+        files.hard_negatives,
+        TIER_LEVELS,
+        series_clusters(files),
+    )
     embedder = Embedder(model)
     threshold = embedder.card.default_threshold if threshold is None else threshold
     results: dict[str, Any] = {
@@ -791,10 +808,18 @@ def check_gates(results: dict[str, Any], method: str = "dupfinder") -> dict[str,
     for level in ("medium", "hard"):
         lead = 100 * (ours["recall_by_level"][level] - phash["recall_by_level"][level])
         gates[f"{level}_points_over_phash"] = [round(lead, 1), GATES["over_phash_points"]]
-    return {
+    checked = {
         name: {"value": value, "needed": needed, "passed": bool(value >= needed)}
         for name, (value, needed) in gates.items()
     }
+    if "precision_interval" in ours:
+        # Whether the gate's verdict holds across the interval, or a redraw of the corpus could turn it.
+        low, high = ours["precision_interval"]
+        checked["precision"] |= {
+            "interval": [low, high],
+            "settled": bool(low >= GATES["precision"] or high < GATES["precision"]),
+        }
+    return checked
 
 
 def _grouped(pairs: PairSet, group_of: np.ndarray, seconds: float) -> dict[str, Any]:
@@ -838,7 +863,7 @@ def _matched_label(kind: str, distance: str, method: dict[str, Any]) -> str:
 def markdown(results: dict[str, Any]) -> str:
     """The README's table: one row per method."""
     lines = [
-        "| method | precision | recall easy | recall medium | recall hard | F1 | pair AP | "
+        "| method | precision (95% interval) | recall easy | recall medium | recall hard | F1 | pair AP | "
         "similar-but-different grouped | seconds |",
         "|---" * 9 + "|",
     ]
@@ -863,8 +888,10 @@ def markdown(results: dict[str, Any]) -> str:
         }[name]
         by = m["recall_by_level"]
         ap = "—" if m["average_precision"] is None else f"{m['average_precision']:.3f}"
+        interval = m.get("precision_interval")
+        precision = f"{m['precision']:.4f}" + (f" ({interval[0]:.3f}–{interval[1]:.3f})" if interval else "")
         lines.append(
-            f"| {label} | {m['precision']:.4f} | {by['easy']:.3f} | {by['medium']:.3f} | "
+            f"| {label} | {precision} | {by['easy']:.3f} | {by['medium']:.3f} | "
             f"{by['hard']:.3f} | {m['f1']:.3f} | {ap} | "
             f"{m['hard_negatives_grouped']}/{results['hard_negative_pairs']} | "
             f"{m['seconds']:.1f} |"

@@ -4,6 +4,12 @@ A `PairSet` knows which file pairs are duplicates (an original and a copy derive
 which are not (files of different sources). `evaluate_method` scores every such pair with a
 method's similarity and reports precision, recall per transform and tier, F1 and pair average
 precision. Scores are "higher is more similar" for every method; thresholds are `min_similarity`.
+
+Precision and recall come with 95% intervals from a cluster bootstrap (`bootstrap_intervals`): the
+corpus's pictures are drawn again, whole look-alike series at a time, because one look-alike series
+(the frames of an animation, the phases of the Moon) makes tens of false pairs that stand or fall
+together. A threshold or candidate that beats another by less than these intervals' width has not
+been shown to be better.
 """
 
 from __future__ import annotations
@@ -24,10 +30,19 @@ class PairSet:
     transform: list[str]
     hard_negatives: list[tuple[int, int, str]] = field(default_factory=list)
     levels: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    # What the bootstrap draws whole, per file: by default each source with its copies; the
+    # benchmark passes look-alike series (`benchmarks.accuracy.sibling_key`).
+    cluster: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         if not len(self.source) == len(self.is_original) == len(self.transform):
             raise ValueError("source, is_original and transform must have one entry per file")
+        if self.cluster is None:
+            self.cluster = np.unique(self.source, return_inverse=True)[1]
+        elif len(self.cluster) != len(self.source):
+            raise ValueError("cluster must have one entry per file")
+        elif any(len(set(self.cluster[self.source == s].tolist())) > 1 for s in np.unique(self.source)):
+            raise ValueError("a source's files must all be in one cluster")
         original_of = {int(s): i for i, s in enumerate(self.source) if self.is_original[i]}
         self.positives = [
             (original_of[int(self.source[j])], j, self.transform[j])
@@ -57,6 +72,61 @@ def negative_scores(pairs: PairSet, score_rows: ScoreRows, block: int = 512) -> 
         different = pairs.source[rows][:, None] != pairs.source[None, :]
         chunks.append(scores[upper & different].astype(np.float32))
     return np.concatenate(chunks) if chunks else np.zeros(0, np.float32)
+
+
+def false_pairs_at(
+    pairs: PairSet, score_rows: ScoreRows, min_similarity: float, block: int = 512
+) -> np.ndarray:
+    """(k, 2) file indices (i < j) of the cross-source pairs scoring at least `min_similarity`."""
+    count = len(pairs.source)
+    found = []
+    for start in range(0, count, block):
+        rows = np.arange(start, min(start + block, count))
+        hits = score_rows(rows) >= min_similarity
+        hits &= np.arange(count)[None, :] > rows[:, None]
+        hits &= pairs.source[rows][:, None] != pairs.source[None, :]
+        r, j = np.nonzero(hits)
+        found.append(np.stack([rows[r], j], axis=1))
+    return np.concatenate(found) if found else np.zeros((0, 2), np.int64)
+
+
+def bootstrap_intervals(
+    pairs: PairSet,
+    found: np.ndarray,
+    false_pairs: np.ndarray,
+    draws: int = 1000,
+    seed: int = 0,
+    level: float = 0.95,
+) -> dict[str, list[float]]:
+    """Intervals for precision and recall when the corpus's clusters are drawn again.
+
+    Each draw gives every cluster a Poisson(1) weight (how many times it was drawn): a positive
+    pair counts its cluster's weight, a false pair across two clusters the product of their weights
+    (both pictures must be in the corpus for the pair to exist), one inside a cluster that cluster's
+    weight. `found` flags `pairs.positives`.
+    """
+    assert pairs.cluster is not None
+    clusters = int(pairs.cluster.max()) + 1
+    weights = np.random.default_rng(seed).poisson(1.0, (draws, clusters)).astype(np.float64)
+    of_positive = np.array([pairs.cluster[j] for _, j, _ in pairs.positives], np.int64)
+    total = weights @ np.bincount(of_positive, minlength=clusters)
+    hits = weights @ np.bincount(of_positive[found], minlength=clusters)
+    ends = [(1.0 - level) / 2 * 100, (1.0 + level) / 2 * 100]
+    false = np.zeros(draws)
+    if len(false_pairs):
+        linked, counts = np.unique(np.sort(pairs.cluster[false_pairs], axis=1), axis=0, return_counts=True)
+        # A pair inside one series comes with it once per draw of it; a pair across two series
+        # exists once for every draw of each.
+        inside = linked[:, 0] == linked[:, 1]
+        across = np.where(inside[None, :], 1.0, weights[:, linked[:, 1]])
+        false = (weights[:, linked[:, 0]] * across) @ counts
+    called = hits + false
+    precision = np.divide(hits, called, out=np.ones(draws), where=called > 0)
+    recall = np.divide(hits, total, out=np.zeros(draws), where=total > 0)
+    return {
+        "precision": [round(float(v), 5) for v in np.percentile(precision, ends)],
+        "recall": [round(float(v), 4) for v in np.percentile(recall, ends)],
+    }
 
 
 def average_precision(positive: np.ndarray, negative: np.ndarray) -> float:
@@ -134,10 +204,13 @@ def evaluate_method(
         for level, members in pairs.levels.items()
     }
     hard = sum(bool(score_rows(np.array([a]))[0, b] >= min_similarity) for a, b, _ in pairs.hard_negatives)
+    intervals = bootstrap_intervals(pairs, found, false_pairs_at(pairs, score_rows, min_similarity))
     return {
         "min_similarity": float(min_similarity),
         "precision": round(precision, 5),
+        "precision_interval": intervals["precision"],
         "recall": round(recall, 4),
+        "recall_interval": intervals["recall"],
         "f1": round(2 * precision * recall / (precision + recall), 4) if precision + recall else 0.0,
         "false_positive_pairs": false,
         "average_precision": round(average_precision(positive, negative), 4),

@@ -7,7 +7,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from benchmarks.pairs import PairSet, average_precision, evaluate_method, negative_scores
+from benchmarks.pairs import (
+    PairSet,
+    average_precision,
+    bootstrap_intervals,
+    evaluate_method,
+    false_pairs_at,
+    negative_scores,
+)
 
 
 def _pairs() -> PairSet:
@@ -247,3 +254,88 @@ def test_false_pairs_are_told_by_the_sources_a_group_joins() -> None:
     ranked = false_pair_sources(files, np.array([1, 1, 1, 2, 2, 1]))
     assert ranked == [["a.jpg", "c.jpg", 3]]
     assert false_pair_sources(files, np.full(6, -1)) == []
+
+
+def _many_sources(count: int) -> PairSet:
+    """`count` sources, each an original and one copy (files 2s and 2s + 1)."""
+    return PairSet(
+        np.repeat(np.arange(count), 2),
+        np.tile([True, False], count),
+        ["", "crop"] * count,
+        levels={"hard": ("crop",)},
+    )
+
+
+def test_intervals_hold_the_point_figures_and_narrow_with_more_pictures() -> None:
+    widths = []
+    for count in (40, 400):
+        pairs = _many_sources(count)
+        found = np.arange(count) % 4 != 0  # three copies in four found
+        false = np.array([[2 * s, 2 * s + 2] for s in range(0, count - 1, 10)])  # look-alike originals
+        intervals = bootstrap_intervals(pairs, found, false, draws=2000)
+        precision = found.sum() / (found.sum() + len(false))
+        low, high = intervals["precision"]
+        assert low < precision < high
+        assert intervals["recall"][0] < 0.75 < intervals["recall"][1]
+        widths.append(high - low)
+    assert widths[1] < widths[0] / 2
+
+
+def test_a_series_drawn_whole_widens_the_precision_interval() -> None:
+    # Ten false pairs inside one look-alike series: as clusters of their own they are ten
+    # independent mistakes; drawn as one series they come and go together.
+    separate = _many_sources(200)
+    series = np.arange(200)
+    series[:20] = 0  # sources 0..19 are one series
+    together = PairSet(
+        separate.source, separate.is_original, separate.transform, cluster=np.repeat(series, 2)
+    )
+    found = np.ones(200, bool)
+    false = np.array([[2 * s, 2 * s + 2] for s in range(0, 20, 2)])
+    narrow = bootstrap_intervals(separate, found, false, draws=2000)["precision"]
+    wide = bootstrap_intervals(together, found, false, draws=2000)["precision"]
+    assert wide[1] - wide[0] > narrow[1] - narrow[0]
+
+
+def test_no_false_pair_gives_precision_one_and_a_source_stays_in_one_cluster() -> None:
+    pairs = _many_sources(10)
+    assert bootstrap_intervals(pairs, np.ones(10, bool), np.zeros((0, 2), np.int64))["precision"] == [
+        1.0,
+        1.0,
+    ]
+    with pytest.raises(ValueError, match="one cluster"):
+        PairSet(pairs.source, pairs.is_original, pairs.transform, cluster=np.arange(20))
+
+
+def test_false_pairs_at_lists_cross_source_pairs_at_the_threshold() -> None:
+    pairs = _pairs()
+    scores = np.full((6, 6), 0.1, np.float32)
+    for i, j, value in [(0, 1, 0.95), (0, 5, 0.93), (3, 4, 0.92), (2, 3, 0.91), (1, 4, 0.5)]:
+        scores[i, j] = scores[j, i] = value
+    got = false_pairs_at(pairs, lambda rows: scores[rows], 0.9, block=4)
+    assert sorted(map(tuple, got.tolist())) == [(0, 5), (2, 3)]
+    result = evaluate_method(pairs, lambda rows: scores[rows], 0.9, 1.0)
+    low, high = result["precision_interval"]
+    assert low <= result["precision"] <= high
+
+
+def test_series_clusters_put_a_numbered_series_in_one_cluster() -> None:
+    from benchmarks.accuracy import BenchFiles, series_clusters
+
+    names = [
+        "pkg__moon00.jpg",
+        "copies/pkg__moon00.png",
+        "pkg__moon01.jpg",
+        "pkg__moon02.jpg",
+        "pkg__sun.jpg",
+    ]
+    files = BenchFiles(
+        [Path(n) for n in names],
+        np.array([0, 0, 1, 2, 3]),
+        np.array([True, False, False, False, False]),
+        ["", "png", "", "", ""],
+        [],
+        [],
+    )
+    cluster = series_clusters(files)
+    assert cluster[0] == cluster[1] == cluster[2] == cluster[3] != cluster[4]
