@@ -65,7 +65,7 @@ def average_run(run: Path, epochs: list[int], out: Path, argv: list[str] | None 
         raise ValueError("Invalid value for `epochs`: expected at least one epoch, received: []")
     if out.suffix.lower() != ".npz":
         raise ValueError(f"Invalid value for `out`: expected a path ending in .npz, received: {out}")
-    reference, _ = checkpoint.read(checkpoint.resolve(run))
+    reference = checkpoint.read_state(checkpoint.resolve(run))
     # One network (checked per file) has one set of variables, so the files' keys and shapes agree.
     total: dict[str, np.ndarray] = {}
     for path in epoch_files(run, epochs):

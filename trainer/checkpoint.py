@@ -87,18 +87,29 @@ def save_arrays(path: Path, state: TrainState, arrays: dict[str, np.ndarray]) ->
 
 def read(path: Path) -> tuple[TrainState, dict[str, np.ndarray]]:
     """The state and the arrays of a checkpoint file."""
+    return _load(path, arrays=True)
+
+
+def read_state(path: Path) -> TrainState:
+    """The state alone: a resume, a refresh or an average needs the description, not the weights
+    and optimizer moments (tens of MB) beside it; the archive's other members are not read."""
+    return _load(path, arrays=False)[0]
+
+
+def _load(path: Path, arrays: bool) -> tuple[TrainState, dict[str, np.ndarray]]:
     try:
         with np.load(path, allow_pickle=False) as data:
-            arrays = {key: data[key] for key in data.files}
+            keys = data.files if arrays else [key for key in data.files if key == "__meta__"]
+            loaded = {key: data[key] for key in keys}
     except (OSError, ValueError, EOFError) as error:
         raise CheckpointError(f"cannot read checkpoint {path}: {error}") from error
     try:
-        meta = json.loads(str(arrays.pop("__meta__")))
+        meta = json.loads(str(loaded.pop("__meta__")))
     except (KeyError, json.JSONDecodeError) as error:
         raise CheckpointError(f"{path} is not a dupfinder checkpoint (no description inside)") from error
     if meta.get("format") != FORMAT:
         raise CheckpointError(f"{path} is not a dupfinder checkpoint (format {meta.get('format')!r})")
-    return TrainState(**meta["state"]), arrays
+    return TrainState(**meta["state"]), loaded
 
 
 def _assign(prefix: str, variables: Sequence[Any], arrays: dict[str, np.ndarray], source: Path) -> None:

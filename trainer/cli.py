@@ -239,7 +239,7 @@ def _run_fit(args: argparse.Namespace) -> int:
     from trainer.train import FitOptions, fit
 
     if args.resume:
-        stored = checkpoint.read(checkpoint.resolve(Path(args.out)))[0].options
+        stored = checkpoint.read_state(checkpoint.resolve(Path(args.out))).options
         args.data = args.data or stored["data"]
         args.epochs = args.epochs or stored["epochs"]
     if not args.data:

@@ -127,7 +127,7 @@ def refresh(options: RefreshOptions) -> dict[str, Any]:
             f"{base} has no trainable weights beside it ({weights.name}); refresh fine-tunes from them. "
             "Models exported by `dupfinder-train export` have them."
         )
-    config = checkpoint.read(weights)[0].branch_config
+    config = checkpoint.read_state(weights).branch_config
     folder = target_folder(base, options.out)
     model_path = new_model_path(folder, base.stem.split("-refreshed-")[0])
     work = Path(options.work) if options.work else model_path.with_name(model_path.stem + "-work")

@@ -291,7 +291,7 @@ def fit(options: FitOptions, resume: bool = False, argv: list[str] | None = None
     """Train; returns the path of the last checkpoint."""
     out = Path(options.out)
     resume_from = checkpoint.resolve(out) if resume else None
-    state = checkpoint.read(resume_from)[0] if resume_from else None
+    state = checkpoint.read_state(resume_from) if resume_from else None
     if state is not None:
         options = replace(
             FitOptions(**state.options),
