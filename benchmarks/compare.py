@@ -1,0 +1,207 @@
+"""Is a candidate model better than the bundled one, or did the draw of look-alikes favour it?
+
+Both models score the same files of the accuracy benchmark (several draws of originals pooled, as
+calibration pools them). The figure compared is the model alone's recall at the loosest threshold
+whose pair precision reaches the target: what calibration would give each model. A paired cluster
+bootstrap (`benchmarks.pairs.bootstrap_intervals` explains the clusters: look-alike series drawn
+whole) redraws the split's pictures and computes both figures on every redraw, so the difference
+comes with an interval. A candidate is better only when that interval lies above zero.
+
+On the validation split's five draws, the MobileNetV2 ensemble (`benchmarks/candidates/README.md`)
+gained 7.7 points over the bundled network, interval -1.5 to +18.7: not shown, and on the test
+split it gained nothing at equal precision (-0.8, interval -7.4 to +9.0).
+
+    python -m benchmarks.compare resources/models/dupfinder-default.onnx CANDIDATE.onnx --split val
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from benchmarks.accuracy import DEFAULT_CORPUS, TIER_LEVELS, build_files, embed_files, sibling_key
+from benchmarks.pairs import PairSet, false_pairs_at, negative_scores, positive_scores
+from dupfinder.embedder import Embedder
+
+# Unrelated pairs below the score where a model's own precision falls under this share are left
+# out: no redraw moves a 0.99-precision threshold down there, and keeping them all would hold
+# millions of scores per draw.
+NEGATIVE_FLOOR_PRECISION = 0.9
+BLOCK_DRAWS = 100  # bootstrap redraws computed at once (memory: redraws x scored pairs)
+
+
+@dataclass
+class Scored:
+    """One model's scores on the pooled draws, each pair with its clusters."""
+
+    positive: list[np.ndarray] = field(default_factory=list)
+    positive_cluster: list[np.ndarray] = field(default_factory=list)
+    negative: list[np.ndarray] = field(default_factory=list)
+    negative_clusters: list[np.ndarray] = field(default_factory=list)  # (k, 2)
+    floors: list[float] = field(default_factory=list)  # per draw: unrelated pairs below were left out
+
+    def arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, float]:
+        return (
+            np.concatenate(self.positive),
+            np.concatenate(self.positive_cluster),
+            np.concatenate(self.negative),
+            np.concatenate(self.negative_clusters),
+            max(self.floors),
+        )
+
+
+def negative_floor(positive: np.ndarray, negative: np.ndarray, target: float) -> float:
+    """The lowest score at which this sample's pair precision is still at least `target`."""
+    scores = np.concatenate([positive, negative])
+    is_positive = np.concatenate([np.ones(len(positive), bool), np.zeros(len(negative), bool)])
+    order = np.argsort(-scores, kind="stable")
+    hits = np.cumsum(is_positive[order])
+    precision = hits / np.arange(1, len(scores) + 1)
+    keep = np.flatnonzero(precision >= target)
+    return float(scores[order][keep[-1]]) if len(keep) else float(scores.max())
+
+
+def recall_at_precision(
+    positive: np.ndarray,
+    positive_cluster: np.ndarray,
+    negative: np.ndarray,
+    negative_clusters: np.ndarray,
+    floor: float,
+    weights: np.ndarray,
+    target: float,
+) -> np.ndarray:
+    """For each row of cluster `weights` (redraws, clusters): the weighted share of positive pairs
+    scoring at or above the loosest threshold whose weighted pair precision reaches `target`.
+
+    A positive pair weighs its cluster's weight; an unrelated pair across two clusters the product
+    of theirs, inside one cluster that cluster's weight. Thresholds below `floor`, where unrelated
+    pairs were left out, are not considered.
+    """
+    negative_clusters = np.asarray(negative_clusters, np.int64).reshape(-1, 2)
+    scores = np.concatenate([positive, negative])
+    order = np.argsort(-scores, kind="stable")
+    # Tied scores pass a threshold together: precision is judged only where a run of ties ends.
+    ends = np.append(np.diff(scores[order]) != 0, True) & (scores[order] >= floor)
+    inside = negative_clusters[:, 0] == negative_clusters[:, 1]
+    result = np.empty(len(weights))
+    for start in range(0, len(weights), BLOCK_DRAWS):
+        w = weights[start : start + BLOCK_DRAWS]
+        hit = w[:, positive_cluster]
+        false = w[:, negative_clusters[:, 0]] * np.where(inside[None, :], 1.0, w[:, negative_clusters[:, 1]])
+        found = np.cumsum(np.concatenate([hit, np.zeros_like(false)], axis=1)[:, order], axis=1)
+        wrong = np.cumsum(np.concatenate([np.zeros_like(hit), false], axis=1)[:, order], axis=1)
+        reached = (found >= target * (found + wrong)) & ends[None, :]
+        best = np.where(reached, found, 0.0).max(axis=1)
+        total = hit.sum(axis=1)
+        result[start : start + BLOCK_DRAWS] = np.divide(best, total, out=np.zeros(len(w)), where=total > 0)
+    return result
+
+
+def score_draws(
+    corpus: Path, work: Path, models: list[Path], split: str, seeds: list[int], originals: int, workers: int
+) -> tuple[list[Scored], int]:
+    """Every model's scores on every draw, with clusters numbered across the draws."""
+    clusters: dict[str, int] = {}
+    scored = [Scored() for _ in models]
+    for seed in seeds:
+        files = build_files(corpus, work, originals, seed, split)
+        pairs = PairSet(files.source, files.is_original, files.transform, files.hard_negatives, TIER_LEVELS)
+        picture: dict[int, Path] = {}
+        for path, source in zip(files.paths, files.source):
+            picture.setdefault(int(source), path)
+        cluster = np.array(
+            [clusters.setdefault(sibling_key(picture[int(s)]), len(clusters)) for s in files.source]
+        )
+        of_positive = np.array([cluster[j] for _, j, _ in pairs.positives], np.int64)
+        for model, into in zip(models, scored):
+            vectors = embed_files(files.paths, Embedder(model), workers, second_looks=False).vectors
+
+            def rows(r: np.ndarray, v: np.ndarray = vectors) -> np.ndarray:
+                return v[r] @ v.T
+
+            positive = positive_scores(pairs, rows)
+            floor = negative_floor(positive, negative_scores(pairs, rows), NEGATIVE_FLOOR_PRECISION)
+            kept = false_pairs_at(pairs, rows, floor)
+            into.positive.append(positive)
+            into.positive_cluster.append(of_positive)
+            into.negative.append(np.einsum("ij,ij->i", vectors[kept[:, 0]], vectors[kept[:, 1]]))
+            into.negative_clusters.append(cluster[kept])
+            into.floors.append(floor)
+        print(f"draw {seed}: {len(files.paths)} files scored by {len(models)} models", flush=True)
+    return scored, len(clusters)
+
+
+def compare(
+    base: Scored, candidate: Scored, clusters: int, target: float, redraws: int = 1000, seed: int = 0
+) -> dict[str, Any]:
+    """Both models' recall at `target` precision, the difference, and their bootstrap intervals."""
+    weights = np.vstack(
+        [np.ones(clusters), np.random.default_rng(seed).poisson(1.0, (redraws, clusters))]
+    ).astype(np.float32)
+    figures = [recall_at_precision(*model.arrays(), weights, target) for model in (base, candidate)]
+    difference = figures[1] - figures[0]
+
+    def interval(values: np.ndarray) -> list[float]:
+        return [round(float(v), 4) for v in np.percentile(values[1:], [2.5, 97.5])]
+
+    low, high = interval(difference)
+    verdict = "better" if low > 0 else "worse" if high < 0 else "not shown to differ"
+    return {
+        "target_precision": target,
+        "base_recall": round(float(figures[0][0]), 4),
+        "base_interval": interval(figures[0]),
+        "candidate_recall": round(float(figures[1][0]), 4),
+        "candidate_interval": interval(figures[1]),
+        "difference": round(float(difference[0]), 4),
+        "difference_interval": [low, high],
+        "candidate_better_share": round(float((difference[1:] > 0).mean()), 3),
+        "verdict": verdict,
+        "redraws": redraws,
+        "clusters": clusters,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("base", type=Path, help="the model to beat (the bundled one)")
+    parser.add_argument("candidate", type=Path)
+    parser.add_argument("--split", choices=("val", "test"), default="val")
+    parser.add_argument("--draws", type=int, default=5, help="draws of originals pooled (seeds 0, 1, …)")
+    parser.add_argument("--originals", type=int, default=250)
+    parser.add_argument("--target-precision", type=float, default=0.99)
+    parser.add_argument("--redraws", type=int, default=1000)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS)
+    parser.add_argument("--work", type=Path, default=Path.home() / ".cache" / "dupfinder" / "bench")
+    parser.add_argument("--out", type=Path, default=Path("benchmarks/results/compare.json"))
+    args = parser.parse_args()
+    scored, clusters = score_draws(
+        args.corpus,
+        args.work,
+        [args.base, args.candidate],
+        args.split,
+        list(range(args.draws)),
+        args.originals,
+        args.workers,
+    )
+    result = {
+        "base": str(args.base),
+        "candidate": str(args.candidate),
+        "split": args.split,
+        "draws": args.draws,
+        **compare(scored[0], scored[1], clusters, args.target_precision, args.redraws),
+    }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=2) + "\n")
+    print(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()
