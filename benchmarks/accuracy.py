@@ -207,14 +207,18 @@ def build_files(corpus: Path, work: Path, originals: int, seed: int, split: str 
     return BenchFiles(paths, np.array(source), np.array(is_original), transform, hard_pairs, blank)
 
 
-def series_clusters(files: BenchFiles) -> np.ndarray:
-    """Per file, a number for its source picture's series (`sibling_key`): what the precision and
-    recall intervals draw whole (`benchmarks.pairs.bootstrap_intervals`)."""
+def series_keys(files: BenchFiles) -> list[str]:
+    """Per file, its source picture's series (`sibling_key`): what the precision and recall
+    intervals draw whole (`benchmarks.pairs.bootstrap_intervals`, `benchmarks.compare`)."""
     picture: dict[int, Path] = {}
     for path, source in zip(files.paths, files.source):
         picture.setdefault(int(source), path)  # a source's first file is its original
-    keys = [sibling_key(picture[int(source)]) for source in files.source]
-    return np.unique(np.array(keys), return_inverse=True)[1]
+    return [sibling_key(picture[int(source)]) for source in files.source]
+
+
+def series_clusters(files: BenchFiles) -> np.ndarray:
+    """`series_keys` as numbers 0, 1, …"""
+    return np.unique(np.array(series_keys(files)), return_inverse=True)[1]
 
 
 def is_blank(path: Path) -> bool:

@@ -5,7 +5,9 @@ calibration pools them). The figure compared is the model alone's recall at the 
 whose pair precision reaches the target: what calibration would give each model. A paired cluster
 bootstrap (`benchmarks.pairs.bootstrap_intervals` explains the clusters: look-alike series drawn
 whole) redraws the split's pictures and computes both figures on every redraw, so the difference
-comes with an interval. A candidate is better only when that interval lies above zero.
+comes with an interval. A candidate is better only when that interval lies above zero. The same
+redraws price certainty: for each model, the loosest threshold whose precision reaches the target in
+95% of redraws, and the recall left there (`sure_threshold`).
 
 On the validation split's five draws, the MobileNetV2 ensemble (`benchmarks/candidates/README.md`)
 gained 7.7 points over the bundled network, interval -1.5 to +18.7: not shown, and on the test
@@ -24,8 +26,14 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks.accuracy import DEFAULT_CORPUS, TIER_LEVELS, build_files, embed_files, sibling_key
-from benchmarks.pairs import PairSet, false_pairs_at, negative_scores, positive_scores
+from benchmarks.accuracy import DEFAULT_CORPUS, TIER_LEVELS, build_files, embed_files, series_keys
+from benchmarks.pairs import (
+    PairSet,
+    false_pair_weights,
+    false_pairs_at,
+    negative_scores,
+    positive_scores,
+)
 from dupfinder.embedder import Embedder
 
 # Unrelated pairs below the score where a model's own precision falls under this share are left
@@ -78,21 +86,18 @@ def recall_at_precision(
     """For each row of cluster `weights` (redraws, clusters): the weighted share of positive pairs
     scoring at or above the loosest threshold whose weighted pair precision reaches `target`.
 
-    A positive pair weighs its cluster's weight; an unrelated pair across two clusters the product
-    of theirs, inside one cluster that cluster's weight. Thresholds below `floor`, where unrelated
-    pairs were left out, are not considered.
+    A positive pair weighs its cluster's weight, an unrelated pair as `false_pair_weights` says.
+    Thresholds below `floor`, where unrelated pairs were left out, are not considered.
     """
-    negative_clusters = np.asarray(negative_clusters, np.int64).reshape(-1, 2)
     scores = np.concatenate([positive, negative])
     order = np.argsort(-scores, kind="stable")
     # Tied scores pass a threshold together: precision is judged only where a run of ties ends.
     ends = np.append(np.diff(scores[order]) != 0, True) & (scores[order] >= floor)
-    inside = negative_clusters[:, 0] == negative_clusters[:, 1]
     result = np.empty(len(weights))
     for start in range(0, len(weights), BLOCK_DRAWS):
         w = weights[start : start + BLOCK_DRAWS]
         hit = w[:, positive_cluster]
-        false = w[:, negative_clusters[:, 0]] * np.where(inside[None, :], 1.0, w[:, negative_clusters[:, 1]])
+        false = false_pair_weights(w, negative_clusters)
         found = np.cumsum(np.concatenate([hit, np.zeros_like(false)], axis=1)[:, order], axis=1)
         wrong = np.cumsum(np.concatenate([np.zeros_like(hit), false], axis=1)[:, order], axis=1)
         reached = (found >= target * (found + wrong)) & ends[None, :]
@@ -100,6 +105,30 @@ def recall_at_precision(
         total = hit.sum(axis=1)
         result[start : start + BLOCK_DRAWS] = np.divide(best, total, out=np.zeros(len(w)), where=total > 0)
     return result
+
+
+def sure_threshold(
+    scored: Scored, weights: np.ndarray, target: float, share: float = 0.95, step: float = 0.005
+) -> dict[str, float]:
+    """The loosest threshold (on a grid of `step`, from the top down) at which pair precision stays
+    at `target` or above in `share` of the redraws, and the model alone's recall there: what being
+    that sure of the precision costs."""
+    positive, positive_cluster, negative, negative_clusters, floor = scored.arrays()
+    false = false_pair_weights(weights, negative_clusters)
+    best = {"threshold": 1.0, "recall": 0.0, "precision_low": 1.0}
+    for threshold in np.round(np.arange(1.0, floor, -step), 6):
+        hits = weights[:, positive_cluster[positive >= threshold]].sum(axis=1)
+        called = hits + false[:, negative >= threshold].sum(axis=1)
+        precision = np.divide(hits, called, out=np.ones(len(weights)), where=called > 0)
+        low = float(np.percentile(precision, 100 * (1 - share)))
+        if low < target:
+            break
+        best = {
+            "threshold": float(threshold),
+            "recall": float(np.mean(positive >= threshold)),
+            "precision_low": low,
+        }
+    return {key: round(value, 4) for key, value in best.items()}
 
 
 def score_draws(
@@ -111,12 +140,7 @@ def score_draws(
     for seed in seeds:
         files = build_files(corpus, work, originals, seed, split)
         pairs = PairSet(files.source, files.is_original, files.transform, files.hard_negatives, TIER_LEVELS)
-        picture: dict[int, Path] = {}
-        for path, source in zip(files.paths, files.source):
-            picture.setdefault(int(source), path)
-        cluster = np.array(
-            [clusters.setdefault(sibling_key(picture[int(s)]), len(clusters)) for s in files.source]
-        )
+        cluster = np.array([clusters.setdefault(key, len(clusters)) for key in series_keys(files)])
         of_positive = np.array([cluster[j] for _, j, _ in pairs.positives], np.int64)
         for model, into in zip(models, scored):
             vectors = embed_files(files.paths, Embedder(model), workers, second_looks=False).vectors
@@ -150,6 +174,7 @@ def compare(
         return [round(float(v), 4) for v in np.percentile(values[1:], [2.5, 97.5])]
 
     low, high = interval(difference)
+    sure = [sure_threshold(model, weights[1:], target) for model in (base, candidate)]
     verdict = "better" if low > 0 else "worse" if high < 0 else "not shown to differ"
     return {
         "target_precision": target,
@@ -161,6 +186,9 @@ def compare(
         "difference_interval": [low, high],
         "candidate_better_share": round(float((difference[1:] > 0).mean()), 3),
         "verdict": verdict,
+        # Where precision stays at the target in 95% of redraws, and the recall left there.
+        "base_sure": sure[0],
+        "candidate_sure": sure[1],
         "redraws": redraws,
         "clusters": clusters,
     }

@@ -90,6 +90,17 @@ def false_pairs_at(
     return np.concatenate(found) if found else np.zeros((0, 2), np.int64)
 
 
+def false_pair_weights(weights: np.ndarray, cluster_pairs: np.ndarray) -> np.ndarray:
+    """(redraws, pairs): how many times each unrelated pair exists in each redraw, given the
+    clusters' `weights` (redraws, clusters) and each pair's two clusters (pairs, 2).
+
+    A pair inside one cluster comes with it once per draw of it; a pair across two clusters exists
+    once for every draw of each (both pictures must be in the corpus for the pair to exist)."""
+    cluster_pairs = np.asarray(cluster_pairs, np.int64).reshape(-1, 2)
+    inside = cluster_pairs[:, 0] == cluster_pairs[:, 1]
+    return weights[:, cluster_pairs[:, 0]] * np.where(inside[None, :], 1.0, weights[:, cluster_pairs[:, 1]])
+
+
 def bootstrap_intervals(
     pairs: PairSet,
     found: np.ndarray,
@@ -101,9 +112,8 @@ def bootstrap_intervals(
     """Intervals for precision and recall when the corpus's clusters are drawn again.
 
     Each draw gives every cluster a Poisson(1) weight (how many times it was drawn): a positive
-    pair counts its cluster's weight, a false pair across two clusters the product of their weights
-    (both pictures must be in the corpus for the pair to exist), one inside a cluster that cluster's
-    weight. `found` flags `pairs.positives`.
+    pair counts its cluster's weight, a false pair as `false_pair_weights` says. `found` flags
+    `pairs.positives`.
     """
     assert pairs.cluster is not None
     clusters = int(pairs.cluster.max()) + 1
@@ -115,11 +125,7 @@ def bootstrap_intervals(
     false = np.zeros(draws)
     if len(false_pairs):
         linked, counts = np.unique(np.sort(pairs.cluster[false_pairs], axis=1), axis=0, return_counts=True)
-        # A pair inside one series comes with it once per draw of it; a pair across two series
-        # exists once for every draw of each.
-        inside = linked[:, 0] == linked[:, 1]
-        across = np.where(inside[None, :], 1.0, weights[:, linked[:, 1]])
-        false = (weights[:, linked[:, 0]] * across) @ counts
+        false = false_pair_weights(weights, linked) @ counts
     called = hits + false
     precision = np.divide(hits, called, out=np.ones(draws), where=called > 0)
     recall = np.divide(hits, total, out=np.zeros(draws), where=total > 0)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from benchmarks.compare import Scored, compare, negative_floor, recall_at_precision
+from benchmarks.compare import Scored, compare, negative_floor, recall_at_precision, sure_threshold
 
 
 def _recall(
@@ -90,3 +90,19 @@ def test_compare_tells_a_clearly_better_model_from_the_same_one() -> None:
     result = compare(base, better, 200, 0.99, redraws=200)
     assert result["verdict"] == "better" and result["difference_interval"][0] > 0
     assert result["candidate_recall"] == 1.0 and result["candidate_better_share"] == 1.0
+
+
+def test_sure_threshold_stops_above_the_first_false_pairs_that_break_the_target() -> None:
+    # 100 copies at 0.99 and 50 at 0.95, each in its own cluster; five false pairs inside
+    # one more cluster at 0.962. From 0.96 down precision is 100/105 at best: the grid stops at 0.965.
+    scored = Scored(
+        [np.array([0.99] * 100 + [0.95] * 50, np.float32)],
+        [np.arange(150)],
+        [np.full(5, 0.962, np.float32)],
+        [np.full((5, 2), 150)],
+        [0.9],
+    )
+    weights = np.random.default_rng(0).poisson(1.0, (500, 151)).astype(np.float32)
+    sure = sure_threshold(scored, weights, 0.99)
+    assert sure["threshold"] == pytest.approx(0.965)
+    assert sure["recall"] == pytest.approx(100 / 150, abs=1e-4) and sure["precision_low"] == 1.0
