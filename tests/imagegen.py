@@ -33,6 +33,19 @@ def synthetic_photo(seed: int, size: tuple[int, int] = (320, 240)) -> Image.Imag
     return Image.fromarray(noisy, "RGB").filter(ImageFilter.GaussianBlur(0.6))
 
 
+def detailed_photo(seed: int, size: tuple[int, int] = (480, 360)) -> Image.Image:
+    """A synthetic photo with small detail all over, as real photos have: keypoints to match."""
+    image = synthetic_photo(seed, size)
+    rng = np.random.default_rng(seed + 1000)
+    draw = ImageDraw.Draw(image)
+    for _ in range(120):
+        x, y = int(rng.integers(0, size[0] - 8)), int(rng.integers(0, size[1] - 8))
+        box = (x, y, x + int(rng.integers(4, 18)), y + int(rng.integers(4, 18)))
+        colour = tuple(int(c) for c in rng.integers(0, 256, 3))
+        (draw.rectangle if rng.random() < 0.5 else draw.ellipse)(box, fill=colour)
+    return image
+
+
 def save(image: Image.Image, path: Path, **params: Any) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     image.save(path, **params)
