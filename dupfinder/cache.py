@@ -8,7 +8,8 @@ perceptual hash taken from the same decode (it depends on the model's resize rul
 screenshot with a picture pasted in, the vector of that picture alone, and for a portrait picture
 its vectors turned a quarter each way (both NULL for most files), the vectors of the regions a crop
 would keep (NULL until a scan asks for cropped copies), the share of the picture that is not
-letterbox or pillarbox bars, and the pHashes of the picture mirrored and turned.
+letterbox or pillarbox bars, and the pHashes of the picture mirrored and turned. `alignments`
+remembers what aligning two contents gave (`dupfinder.alignment`), so a rescan decodes no pair again.
 Only parameterised SQL; one rebuild if the file is corrupt; a schema-version row.
 """
 
@@ -47,6 +48,9 @@ CREATE TABLE IF NOT EXISTS embeddings (
     model TEXT NOT NULL, vector BLOB NOT NULL, phash INTEGER, inner BLOB, picture_share REAL,
     turned BLOB, chroma INTEGER, regions BLOB, phash_views BLOB,
     PRIMARY KEY (fingerprint, size, mtime_ns, model));
+CREATE TABLE IF NOT EXISTS alignments (
+    first TEXT NOT NULL, second TEXT NOT NULL, model TEXT NOT NULL, views TEXT NOT NULL, score REAL,
+    PRIMARY KEY (first, second, model, views));
 """
 
 
@@ -115,7 +119,10 @@ class EmbeddingCache:
             row = db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
             if row is not None and int(row[0]) != SCHEMA_VERSION:
                 # An older layout: start afresh rather than migrate a cache.
-                db.executescript("DROP TABLE files; DROP TABLE contents; DROP TABLE embeddings;")
+                db.executescript(
+                    "DROP TABLE files; DROP TABLE contents; DROP TABLE embeddings; "
+                    "DROP TABLE IF EXISTS alignments;"
+                )
                 db.executescript(_SCHEMA)
             db.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
             db.commit()
@@ -218,6 +225,25 @@ class EmbeddingCache:
             (key.fingerprint, key.size, key.mtime_ns, digest),
         )
 
+    def alignment(
+        self, first: ContentKey, second: ContentKey, model: str, views: str
+    ) -> tuple[bool, float | None]:
+        """Whether this pair of contents was aligned with this model and these views, and what
+        it scored (None: neither lies inside the other)."""
+        row = self._db.execute(
+            "SELECT score FROM alignments WHERE first=? AND second=? AND model=? AND views=?",
+            (*_pair_ids(first, second), model, views),
+        ).fetchone()
+        return (False, None) if row is None else (True, None if row[0] is None else float(row[0]))
+
+    def store_alignment(
+        self, first: ContentKey, second: ContentKey, model: str, views: str, score: float | None
+    ) -> None:
+        self._db.execute(
+            "INSERT OR REPLACE INTO alignments VALUES (?, ?, ?, ?, ?)",
+            (*_pair_ids(first, second), model, views, score),
+        )
+
     def commit(self) -> None:
         self._db.commit()
 
@@ -230,3 +256,9 @@ class EmbeddingCache:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _pair_ids(first: ContentKey, second: ContentKey) -> tuple[str, str]:
+    """Two contents as the alignments table keys them, in one order whichever comes first."""
+    ids = sorted(f"{key.fingerprint}:{key.size}:{key.mtime_ns}" for key in (first, second))
+    return ids[0], ids[1]

@@ -90,6 +90,13 @@ def scan_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="also find copies cropped to a part of a picture (a first scan is slower on a CPU)",
     )
+    parser.add_argument(
+        "--aligned-copies",
+        action="store_true",
+        help="also check pairs just below the threshold for one picture being a crop, tilt or frame of "
+        "the other (finds far more cropped and tilted copies; a first scan of a folder with many near "
+        "pairs is much slower)",
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress on stderr")
     return parser
 
@@ -134,6 +141,7 @@ def run_scan(argv: Sequence[str]) -> int:
         turned_copies=args.turned_copies,
         mirrored_copies=args.mirrored_copies,
         cropped_copies=args.cropped_copies,
+        aligned_copies=args.aligned_copies,
         discover=DiscoverOptions(
             exclude=args.exclude,
             min_size=args.min_size,

@@ -170,6 +170,23 @@ class HashConfirm:
 
 
 @dataclass(frozen=True)
+class AlignmentRule:
+    """Pairs scoring from `floor` up to the threshold are aligned (`dupfinder.alignment`); they link
+    when the aligned parts score at least `min_similarity`. Calibrated with the threshold
+    (`benchmarks.accuracy --calibrate`)."""
+
+    floor: float
+    min_similarity: float
+
+    def __post_init__(self) -> None:
+        if not (-1.0 <= self.floor <= 1.0 and -1.0 <= self.min_similarity <= 1.0):
+            raise ValueError(
+                f"Invalid value for the alignment rule: expected similarities in [-1, 1], "
+                f"received: floor={self.floor!r}, min_similarity={self.min_similarity!r}"
+            )
+
+
+@dataclass(frozen=True)
 class Neighbour:
     index: int  # into the graph's records
     similarity: float
@@ -194,6 +211,9 @@ class NeighbourGraph:
         turned: Sequence[np.ndarray | None] | None = None,
         colours: Sequence[int] | None = None,
         regions: Sequence[np.ndarray | None] | None = None,
+        aligner: Callable[[str, str], float | None] | None = None,
+        alignment: AlignmentRule | None = None,
+        align_below: float = 1.0,
     ) -> None:
         if len(records) != len(vectors):
             raise ValueError(f"{len(records)} records but {len(vectors)} vectors")
@@ -240,6 +260,15 @@ class NeighbourGraph:
         )
         self._index = _build_index(self._rep_vectors, threads)
         self.edges = self._search(neighbours)
+        # What the aligned shared part of a pair below the threshold scores (`dupfinder.alignment`),
+        # for the pairs the aligner found one picture inside the other; the rule may be changed
+        # later (calibration does), the scores stay.
+        self.alignment = alignment
+        self.aligned_scores: dict[tuple[int, int], float] = {}
+        self._asked: set[tuple[int, int]] = set()
+        self._aligned_links: dict[tuple[int, int], float] = {}  # per `groups` call: the aligned score
+        if aligner is not None and alignment is not None:
+            self.align(aligner, alignment.floor, align_below)
         self._greyscale_pairs = self._find_greyscale_copies()
         # Clusters with second looks: (kind, vector) each, and the whole pictures most like them.
         self.views: dict[int, list[tuple[str, np.ndarray]]] = {}
@@ -285,6 +314,37 @@ class NeighbourGraph:
                 break
             pending, k = pending[saturated], min(k * 2, count, MAX_NEIGHBOURS)
         return edges
+
+    def align(
+        self,
+        aligner: Callable[[str, str], float | None],
+        floor: float,
+        below: float,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> None:
+        """Ask `aligner` about every edge from `floor` up to `below` (the scan's threshold) not
+        asked about yet; `progress(done, total)` is called before each pair and may raise to stop."""
+        asked = self._asked
+        band = sorted(pair for pair, s in self.edges.items() if floor <= s < below and pair not in asked)
+        for done, (a, b) in enumerate(band):
+            if progress is not None:
+                progress(done, len(band))
+            asked.add((a, b))
+            first = self.records[self.representatives[a]].path
+            second = self.records[self.representatives[b]].path
+            score = aligner(first, second)
+            if score is not None:
+                self.aligned_scores[(a, b)] = score
+        if progress is not None:
+            progress(len(band), len(band))
+
+    def _aligned_similarity(self, pair: tuple[int, int], similarity: float) -> float | None:
+        """The aligned parts' score when the alignment rule accepts the pair, else None."""
+        rule = self.alignment
+        score = self.aligned_scores.get(pair)
+        if rule is None or score is None or similarity < rule.floor:
+            return None
+        return score if score >= rule.min_similarity and score > similarity else None
 
     def _search_views(
         self,
@@ -382,7 +442,12 @@ class NeighbourGraph:
     def _adjacency(self, threshold: float, ignored: frozenset[PathPair]) -> dict[int, dict[int, float]]:
         adjacency: dict[int, dict[int, float]] = {}
         self._confirmed_views = {}
+        self._aligned_links = {}
         for (a, b), similarity in self.edges.items():
+            aligned = self._aligned_similarity((a, b), similarity) if similarity < threshold else None
+            if aligned is not None:
+                self._aligned_links[(a, b)] = aligned
+                similarity = aligned
             view = self._confirming_view(a, b, similarity, threshold) if similarity < threshold else None
             if similarity < threshold and view is None:
                 continue
@@ -419,7 +484,8 @@ class NeighbourGraph:
         def matched_its_reference(member: int) -> bool:
             if member in through:
                 return through[member][1] >= threshold
-            return adjacency[group_of[member]].get(member, -2.0) >= threshold
+            reference = group_of[member]
+            return adjacency[reference].get(member, -2.0) >= threshold
 
         chained: set[int] = set()
         for node in sorted(assignment, key=self._keys.__getitem__):
@@ -708,9 +774,19 @@ class NeighbourGraph:
         def hash_confirmed(member: int) -> bool:
             return similarity[member] < threshold and member not in attached and member not in merged
 
-        def hash_view(member: int) -> str:
+        def partner_pair(member: int) -> tuple[int, int]:
             partner = through_twin[member][0] if member in through_twin else reference
-            return self._confirmed_views.get((min(partner, member), max(partner, member)), "")
+            return min(partner, member), max(partner, member)
+
+        def hash_view(member: int) -> str:
+            return self._confirmed_views.get(partner_pair(member), "")
+
+        def aligned(member: int) -> bool:
+            return (
+                member not in attached
+                and member not in merged
+                and partner_pair(member) in self._aligned_links
+            )
 
         ordered = [
             reference,
@@ -726,6 +802,7 @@ class NeighbourGraph:
                 screenshot_match=c in attached and attached[c][2] == "screenshot",
                 turned_match=c in attached and attached[c][2] == "turned",
                 cropped_match=c in attached and attached[c][2] == "cropped",
+                aligned_match=aligned(c),
             )
             for c in ordered
             for i in self.clusters[c]

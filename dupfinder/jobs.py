@@ -17,7 +17,7 @@ from dataclasses import dataclass
 class Progress:
     """One progress event: which stage, how far, and what is being worked on."""
 
-    stage: str  # "discover", "hash", "embed", "group"
+    stage: str  # "discover", "hash", "embed", "group", "align"
     done: int
     total: int  # 0 when not known yet
     current: str = ""  # the file being worked on, if any

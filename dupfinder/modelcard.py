@@ -8,11 +8,12 @@ written anywhere else in the engine; it is read from here. The trainer writes ca
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from dupfinder.grouping import HashConfirm
+from dupfinder.grouping import AlignmentRule, HashConfirm
 from dupfinder.imaging import RESIZE_MODES
 
 CARD_FORMAT = "dupfinder-model-card"
@@ -44,6 +45,9 @@ class ModelCard:
     provenance: dict[str, Any] = field(default_factory=dict)
     evaluation: dict[str, Any] = field(default_factory=dict)
     hash_confirm: dict[str, Any] = field(default_factory=dict)
+    # {"floor": f, "min_similarity": s}, or empty for none: pairs from f up to the threshold are
+    # aligned (`dupfinder.alignment`) and link when their aligned parts score at least s.
+    alignment: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         _check(self.input_size >= 8, "input_size", "expected >= 8", self.input_size)
@@ -57,14 +61,18 @@ class ModelCard:
         _check(self.input_layout == "NHWC", "input_layout", "expected 'NHWC'", self.input_layout)
         _check(self.input_dtype == "uint8", "input_dtype", "expected 'uint8'", self.input_dtype)
         _check(self.resize in RESIZE_MODES, "resize", f"expected one of {RESIZE_MODES}", self.resize)
-        try:
-            self.confirm_rule  # noqa: B018 - validates the rule's fields
-        except (KeyError, TypeError, ValueError) as error:
-            raise ModelCardError(
-                f"Invalid value for `hash_confirm`: expected {{'margin': float, "
-                f"'max_distance': int}} or {{}}, received: "
-                f"hash_confirm={self.hash_confirm!r} ({error})"
-            ) from error
+        rules: tuple[tuple[str, str, Callable[[], object]], ...] = (
+            ("hash_confirm", "{'margin': float, 'max_distance': int}", lambda: self.confirm_rule),
+            ("alignment", "{'floor': float, 'min_similarity': float}", lambda: self.alignment_rule),
+        )
+        for name, expected, read_rule in rules:
+            try:
+                read_rule()  # validates the rule's fields
+            except (KeyError, TypeError, ValueError) as error:
+                raise ModelCardError(
+                    f"Invalid value for `{name}`: expected {expected} or {{}}, received: "
+                    f"{name}={getattr(self, name)!r} ({error})"
+                ) from error
 
     @property
     def confirm_rule(self) -> HashConfirm | None:
@@ -72,6 +80,13 @@ class ModelCard:
         if not self.hash_confirm:
             return None
         return HashConfirm(float(self.hash_confirm["margin"]), int(self.hash_confirm["max_distance"]))
+
+    @property
+    def alignment_rule(self) -> AlignmentRule | None:
+        """The rule for aligning pairs below the threshold (`dupfinder.alignment`), if any."""
+        if not self.alignment:
+            return None
+        return AlignmentRule(float(self.alignment["floor"]), float(self.alignment["min_similarity"]))
 
     def to_json(self) -> str:
         """The card as written beside the model (stable key order, readable)."""
@@ -90,6 +105,11 @@ class ModelCard:
             lines.append(
                 f"Also grouped: similarity ≥ threshold − {rule.margin:.2f} when the "
                 f"perceptual hashes differ by ≤ {rule.max_distance} bits"
+            )
+        if (aligned := self.alignment_rule) is not None:
+            lines.append(
+                f"Also grouped: similarity ≥ {aligned.floor:.2f} when one picture is a crop, tilt or "
+                f"frame of the other and their aligned parts score ≥ {aligned.min_similarity:.3f}"
             )
         for key in ("corpus", "command", "device", "training_seconds", "trained_at"):
             if key in self.provenance:

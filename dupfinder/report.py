@@ -61,6 +61,9 @@ class Member:
     the reference (its similarity is that picture's, not the whole screenshot's); `turned_match`
     a portrait picture that joined because, turned a quarter, it matches the landscape reference;
     `cropped_match` a smaller picture that joined because it matches a region of the reference;
+    `aligned_match` a picture the model scored below the threshold as a whole that joined because
+    one of the two lies inside the other (a crop, a tilt, a frame) and their shared part, aligned,
+    matches (`dupfinder.alignment`): its similarity is the aligned part's;
     `group_match` a copy that came with a second group of the same picture (`dupfinder.grouping`,
     `MERGE_SHARE`), or joined through one of the group's copies (the one hop of
     `dupfinder.grouping`), and does not match the reference itself: its similarity is its best
@@ -75,6 +78,7 @@ class Member:
     turned_match: bool = False
     cropped_match: bool = False
     group_match: bool = False
+    aligned_match: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         payload = picture_payload(self.image, self.similarity)
@@ -90,6 +94,8 @@ class Member:
             payload["cropped_match"] = True
         if self.group_match:
             payload["group_match"] = True
+        if self.aligned_match:
+            payload["aligned_match"] = True
         return payload
 
     @property
@@ -100,6 +106,7 @@ class Member:
             ("a screenshot showing it", self.screenshot_match),
             ("turned a quarter", self.turned_match),
             ("cropped from it", self.cropped_match),
+            ("aligned with it", self.aligned_match),
             ("like the group's other copies", self.group_match),
         )
         notes = [note for note, on in flags if on]

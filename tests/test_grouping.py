@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from dupfinder import grouping
-from dupfinder.grouping import NeighbourGraph, quality_key
+from dupfinder.grouping import AlignmentRule, NeighbourGraph, quality_key
 from dupfinder.report import ImageRecord
 
 
@@ -1000,3 +1000,44 @@ def test_a_phash_shared_by_many_pictures_finds_no_greyscale_copy(rng: np.random.
         colours=colours[:-1],
     )
     assert len(fewer.groups(0.9)) == 1  # under the limit the grey one joins a colour one
+
+
+def _aligned_pair(rng: np.random.Generator, similarity: float) -> np.ndarray:
+    """Ten unrelated unit vectors, the second `similarity` like the first."""
+    vectors = _unit(rng.normal(size=(10, 32)))
+    vectors[1] = _at_angle(vectors[0], vectors[1], similarity)
+    return vectors
+
+
+def test_an_aligned_pair_below_the_threshold_links_and_says_so(rng: np.random.Generator) -> None:
+    vectors = _aligned_pair(rng, 0.85)
+    asked: list[tuple[str, str]] = []
+
+    def aligner(first: str, second: str) -> float | None:
+        asked.append((first, second))
+        return 0.998 if {first, second} == {"/p/0000.jpg", "/p/0001.jpg"} else None
+
+    rule = AlignmentRule(floor=0.8, min_similarity=0.995)
+    graph = NeighbourGraph(_records(10), vectors, aligner=aligner, alignment=rule, align_below=0.95)
+    assert asked == [("/p/0000.jpg", "/p/0001.jpg")]  # only pairs between the floor and the threshold
+    groups = graph.groups(0.95)
+    assert _paths(graph, 0.95) == [{"/p/0000.jpg", "/p/0001.jpg"}]
+    copy = groups[0].members[1]
+    assert copy.aligned_match and not copy.hash_confirmed and copy.similarity == pytest.approx(0.998)
+    assert "aligned with it" in copy.similarity_text
+    graph.alignment = AlignmentRule(floor=0.8, min_similarity=0.999)  # a stricter bar: no link
+    assert graph.groups(0.95) == []
+    graph.alignment = None
+    assert graph.groups(0.95) == []
+
+
+def test_pairs_below_the_alignment_floor_are_not_asked_about(rng: np.random.Generator) -> None:
+    vectors = _aligned_pair(rng, 0.7)
+
+    def aligner(first: str, second: str) -> float | None:
+        raise AssertionError("a pair below the floor was aligned")
+
+    graph = NeighbourGraph(
+        _records(10), vectors, aligner=aligner, alignment=AlignmentRule(0.8, 0.995), align_below=0.95
+    )
+    assert graph.aligned_scores == {} and graph.groups(0.95) == []

@@ -31,6 +31,8 @@ def test_round_trip_keeps_every_field() -> None:
         ("input_layout", "NCHW", "input_layout"),
         ("hash_confirm", {"margin": 0.1}, "hash_confirm"),
         ("hash_confirm", {"margin": 0.1, "max_distance": 99}, "hash_confirm"),
+        ("alignment", {"floor": 0.8}, "alignment"),
+        ("alignment", {"floor": 0.8, "min_similarity": 3.0}, "alignment"),
     ],
 )
 def test_invalid_values_are_named(field: str, value: object, message: str) -> None:
@@ -71,3 +73,11 @@ def test_hash_confirm_rule_is_read_and_shown() -> None:
     rule = card.confirm_rule
     assert rule is not None and (rule.margin, rule.max_distance) == (0.08, 2)
     assert "≤ 2 bits" in card.summary()
+
+
+def test_alignment_rule_is_read_and_shown() -> None:
+    assert _card().alignment_rule is None
+    card = parse_card(_card(alignment={"floor": 0.8, "min_similarity": 0.995}).to_json())
+    rule = card.alignment_rule
+    assert rule is not None and (rule.floor, rule.min_similarity) == (0.8, 0.995)
+    assert "crop, tilt or frame" in card.summary() and "0.995" in card.summary()

@@ -11,7 +11,8 @@ from dupfinder.cache import EmbeddingCache
 from dupfinder.embedder import Embedder
 from dupfinder.jobs import Job, Progress
 from dupfinder.scan import Scanner, ScanOptions
-from tests.imagegen import corrupt_file, save, synthetic_photo, truncated_jpeg
+from tests.imagegen import corrupt_file, detailed_photo, save, synthetic_photo, truncated_jpeg
+from tests.tinymodel import build_tiny_model
 
 
 @pytest.fixture()
@@ -251,3 +252,65 @@ def test_a_scan_knows_which_pictures_are_greyscale_fresh_and_from_the_cache(
         colourless = {Path(r.path).name: r.colourless for r in result.graph.records}
         assert colourless == {"photo.jpg": False, "photo-bw.png": True}
     assert result.report.stats.cached == 2
+
+
+def _photo_and_its_crop(tmp_path: Path) -> tuple[Path, Path]:
+    """A tiny model whose card aligns pairs from 0.5 up, and a folder with a photo and a crop of it
+    (94% of each side) that the tiny model scores about 0.9 as a whole."""
+    model = build_tiny_model(
+        tmp_path / "model.onnx", threshold=0.98, alignment={"floor": 0.5, "min_similarity": 0.97}
+    )
+    photos = tmp_path / "pics"
+    photo = detailed_photo(21, (480, 360))
+    save(photo, photos / "photo.jpg", quality=92)
+    save(photo.crop((30, 0, 480, 340)), photos / "crop.jpg", quality=85)
+    return model, photos
+
+
+def test_an_off_centre_crop_joins_once_aligned_and_not_without(tmp_path: Path) -> None:
+    """The tiny model scores the crop, stretched to its square input, well under the threshold;
+    aligned, the crop and the part of the photo it shows are the same pixels."""
+    model, photos = _photo_and_its_crop(tmp_path)
+    save(detailed_photo(22, (480, 360)), photos / "other.jpg", quality=92)
+    events: list[Progress] = []
+    with EmbeddingCache(tmp_path / "cache.db") as cache:
+        scanner = Scanner(Embedder(model), cache)
+        without = scanner.scan(ScanOptions([photos]))  # off by default
+        result = scanner.scan(ScanOptions([photos], aligned_copies=True), Job(events.append))
+        stopped = scanner.scan(
+            ScanOptions([photos], aligned_copies=True), Job(lambda event: event.stage != "align")
+        )
+    assert without.report.groups == []
+    assert [(e.done, e.total) for e in events if e.stage == "align"] == [(0, 1), (1, 1)]
+    assert stopped.report.cancelled and stopped.report.groups == []  # stopped before the pair
+    names = [Path(record.path).name for record in result.graph.records]
+    crop, whole = (result.vectors[names.index(name)] for name in ("crop.jpg", "photo.jpg"))
+    assert 0.5 <= float(crop @ whole) < 0.98  # asked about, and no match as a whole
+    assert [[Path(m.image.path).name for m in g.members] for g in result.report.groups] == [
+        ["photo.jpg", "crop.jpg"]
+    ]
+    assert result.report.groups[0].members[1].aligned_match
+
+
+def test_a_rescan_takes_alignments_from_the_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from dupfinder.alignment import PairAligner
+
+    model, photos = _photo_and_its_crop(tmp_path)
+    with EmbeddingCache(tmp_path / "cache.db") as cache:
+        first = Scanner(Embedder(model), cache).scan(ScanOptions([photos], aligned_copies=True)).report
+
+    def no_decoding(self: PairAligner, first: str, second: str) -> float | None:
+        raise AssertionError("a pair aligned before was decoded again")
+
+    monkeypatch.setattr(PairAligner, "similarity", no_decoding)
+    with EmbeddingCache(tmp_path / "cache.db") as cache:
+        again = Scanner(Embedder(model), cache).scan(ScanOptions([photos], aligned_copies=True)).report
+        with pytest.raises(AssertionError, match="decoded again"):  # other views: not cached
+            Scanner(Embedder(model), cache).scan(
+                ScanOptions([photos], aligned_copies=True, mirrored_copies=True)
+            )
+    assert again.stats.cached == 2
+    assert [[m.aligned_match for m in g.members] for g in again.groups] == [[False, True]]
+    assert [[m.image.path for m in g.members] for g in again.groups] == [
+        [m.image.path for m in g.members] for g in first.groups
+    ]

@@ -26,6 +26,7 @@ def build_tiny_model(
     seed: int = 0,
     hash_confirm: dict[str, float] | None = None,
     resize: str = "stretch",
+    alignment: dict[str, float] | None = None,
 ) -> Path:
     features = 3 * GRID * GRID
     projection = np.random.default_rng(seed).normal(0, 1, (features, EMBEDDING_DIM)).astype(np.float32)
@@ -66,6 +67,7 @@ def build_tiny_model(
         provenance={"built_by": "tests/tinymodel.py"},
         hash_confirm=dict(hash_confirm or {}),
         resize=resize,
+        alignment=dict(alignment or {}),
     )
     card_path_for(path).write_text(card.to_json(), encoding="utf-8")
     return path

@@ -220,19 +220,28 @@ def carry_operating_point(base: Path, model: Path, base_scores: np.ndarray, scor
 
 
 def carry_hash_rule(base: Path, model: Path) -> dict[str, Any]:
-    """Give `model`'s card the base model's pHash rule (`hash_confirm`), noted as carried over.
+    """Give `model`'s card the base model's pHash rule (`hash_confirm`) and alignment rule, noted
+    as carried over.
 
-    The rule is calibrated on the project's validation corpus, which a refresh on a user's photos
-    does not have. It is set relative to the threshold (which the refresh calibrates) and rests on
-    pHash and colour agreement more than on the embedding's scale, so carrying it keeps the
-    greyscale and brightness copies a scan finds through it; a model without it finds far fewer.
-    Returns the rule ({} when the base has none)."""
-    rule = dict(load_card(base).hash_confirm)
-    if rule:
+    Both are calibrated on the project's validation corpus, which a refresh on a user's photos
+    does not have. The pHash rule is set relative to the threshold (which the refresh calibrates)
+    and rests on pHash and colour agreement more than on the embedding's scale, so carrying it keeps
+    the greyscale and brightness copies a scan finds through it; a model without it finds far fewer.
+    The alignment rule's bar is a similarity of two aligned, nearly identical parts, which a
+    fine-tune of the same network scores as near 1 as the base does. Returns the pHash rule ({} when
+    the base has none)."""
+    base_card = load_card(base)
+    rule, aligned = dict(base_card.hash_confirm), dict(base_card.alignment)
+    if rule or aligned:
         card = load_card(model)
         note = f"from {base.name}: carried over by dupfinder-train refresh, not calibrated again"
-        provenance = {**card.provenance, "hash_confirm": note}
-        card_path_for(model).write_text(replace(card, hash_confirm=rule, provenance=provenance).to_json())
+        provenance = {**card.provenance}
+        if rule:
+            provenance["hash_confirm"] = note
+        if aligned:
+            provenance["alignment"] = note
+        updated = replace(card, hash_confirm=rule, alignment=aligned, provenance=provenance)
+        card_path_for(model).write_text(updated.to_json())
     return rule
 
 

@@ -151,6 +151,7 @@ def describe(event: Progress) -> str:
         "hash": "Checking files",
         "embed": "Reading pictures",
         "group": "Grouping",
+        "align": "Comparing close pairs",
     }
     parts = [names.get(event.stage, event.stage.capitalize())]
     parts.append(f"{event.done:,} / {event.total:,}" if event.total else f"{event.done:,}")

@@ -131,6 +131,12 @@ class FoldersPanel(QWidget):
             "mirror image, are then grouped as copies as well."
         )
         self.cropped = QCheckBox("Find cropped copies (first scan is several times slower)", self)
+        self.aligned = QCheckBox("Compare close pairs closely (finds crops and tilts; slower)", self)
+        self.aligned.setToolTip(
+            "Pairs a little below the threshold are checked for one picture being a crop, a tilt or\n"
+            "a frame of the other: both files are read again, so a first scan of a folder with many\n"
+            "near pairs takes much longer. A rescan remembers the answers."
+        )
         self.min_size = QSpinBox(self)
         self.min_size.setRange(0, 1_000_000)
         self.min_size.setSuffix(" KB")
@@ -148,6 +154,7 @@ class FoldersPanel(QWidget):
         form.addRow(self.turned)
         form.addRow(self.mirrored)
         form.addRow(self.cropped)
+        form.addRow(self.aligned)
         form.addRow("Minimum size", self.min_size)
         form.addRow("File types", self.types)
         self.recursive.toggled.connect(self._options_changed)
@@ -155,6 +162,7 @@ class FoldersPanel(QWidget):
         self.turned.toggled.connect(self._options_changed)
         self.mirrored.toggled.connect(self._options_changed)
         self.cropped.toggled.connect(self._options_changed)
+        self.aligned.toggled.connect(self._options_changed)
         self.min_size.valueChanged.connect(self._options_changed)
         return form
 
@@ -173,6 +181,7 @@ class FoldersPanel(QWidget):
             (self.turned, self.settings.turned_copies),
             (self.mirrored, self.settings.mirrored_copies),
             (self.cropped, self.settings.cropped_copies),
+            (self.aligned, self.settings.aligned_copies),
         ):
             widget.blockSignals(True)
             widget.setChecked(value)
@@ -247,6 +256,7 @@ class FoldersPanel(QWidget):
         self.settings.turned_copies = self.turned.isChecked()
         self.settings.mirrored_copies = self.mirrored.isChecked()
         self.settings.cropped_copies = self.cropped.isChecked()
+        self.settings.aligned_copies = self.aligned.isChecked()
         self.settings.min_size_kib = self.min_size.value()
         self.changed.emit()
 

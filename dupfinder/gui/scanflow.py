@@ -61,6 +61,7 @@ class ScanFlow(QObject):
             turned_copies=self.settings.turned_copies,
             mirrored_copies=self.settings.mirrored_copies,
             cropped_copies=self.settings.cropped_copies,
+            aligned_copies=self.settings.aligned_copies,
         )
 
     def start(self) -> bool:

@@ -109,6 +109,10 @@ class AppSettings:
         lambda self: self._get("scan/cropped_copies", False, bool),
         lambda self, v: self.store.setValue("scan/cropped_copies", bool(v)),
     )
+    aligned_copies = property(
+        lambda self: self._get("scan/aligned_copies", False, bool),
+        lambda self, v: self.store.setValue("scan/aligned_copies", bool(v)),
+    )
     min_size_kib = property(
         lambda self: self._get("scan/min_size_kib", 0, int),
         lambda self, v: self.store.setValue("scan/min_size_kib", int(v)),

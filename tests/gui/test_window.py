@@ -38,6 +38,8 @@ def test_settings_survive_a_restart(qtbot, environment: Environment, tiny_model:
     first.folders.mirrored.setChecked(True)
     assert not first.folders.cropped.isChecked()  # off unless asked for: six more inferences each
     first.folders.cropped.setChecked(True)
+    assert not first.folders.aligned.isChecked()  # off unless asked for: near pairs are read again
+    first.folders.aligned.setChecked(True)
     first.folders.min_size.setValue(12)
     with qtbot.waitSignal(first.groups_panel.thresholdChanged, timeout=2000):
         first.groups_panel.slider.setValue(950)
@@ -61,6 +63,7 @@ def test_settings_survive_a_restart(qtbot, environment: Environment, tiny_model:
     assert second.folders.turned.isChecked() and second.scanflow.options().turned_copies
     assert second.folders.mirrored.isChecked() and second.scanflow.options().mirrored_copies
     assert second.folders.cropped.isChecked() and second.scanflow.options().cropped_copies
+    assert second.folders.aligned.isChecked() and second.scanflow.options().aligned_copies
     second.close()
 
 

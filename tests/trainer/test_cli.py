@@ -104,8 +104,9 @@ def test_refresh_fine_tunes_beside_the_base_and_never_overwrites_it(
     export(trained_tiny_model.run, base, mirror_invariant=True)
     rule = {"margin": 0.1, "max_distance": 3}  # as the shipped card's calibration writes one
     # A threshold calibrated on look-alikes lies above the held-out one, as the shipped card's does.
+    aligned = {"floor": 0.8, "min_similarity": 0.995}
     card_path_for(base).write_text(
-        replace(load_card(base), hash_confirm=rule, default_threshold=0.99).to_json()
+        replace(load_card(base), hash_confirm=rule, alignment=aligned, default_threshold=0.99).to_json()
     )
     before = base.read_bytes()
     photos = make_photos(tmp_path / "mine", 10, start=200)
@@ -129,6 +130,7 @@ def test_refresh_fine_tunes_beside_the_base_and_never_overwrites_it(
         load_card(new).hash_confirm == rule
         and "not calibrated again" in load_card(new).provenance["hash_confirm"]
     )
+    assert load_card(new).alignment == aligned and "carried over" in load_card(new).provenance["alignment"]
     assert load_card(new).default_threshold >= summary["after"]["threshold"]
     assert summary["default_threshold"] == load_card(new).default_threshold
     assert "set by dupfinder-train refresh" in load_card(new).provenance["default_threshold"]
