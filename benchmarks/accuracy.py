@@ -58,7 +58,7 @@ from benchmarks.pairs import (
 )
 from dupfinder.chroma import is_colourless
 from dupfinder.embedder import Embedder
-from dupfinder.grouping import HashConfirm, NeighbourGraph
+from dupfinder.grouping import AlignmentRule, HashConfirm, NeighbourGraph
 from dupfinder.hashing import content_hash, exact_clusters, fingerprint, safe
 from dupfinder.imaging import DecodeError, load_for_model, open_oriented_rgb
 from dupfinder.modelcard import card_path_for
@@ -98,6 +98,11 @@ GRAPH_FLOOR = 0.5  # the lowest threshold a benchmark's graph groups at, as a sc
 THRESHOLD_HALVINGS = 8
 # pHash rules whose scan-level precision calibration checks, most promising first, before giving up.
 MOST_ENGINE_TRIES = 12
+# Pairs from a floor up to the threshold are aligned (`dupfinder.alignment`); for each floor, the
+# bar their aligned parts must reach is the loosest of these that keeps the scans' precision, and
+# the floor and bar with the most recall are chosen (the higher floor on a tie: fewer pairs to align).
+ALIGN_FLOORS = (0.8, 0.75, 0.7)
+ALIGN_BARS = (0.999, 0.997, 0.995, 0.99, 0.985, 0.98, 0.975, 0.97, 0.96, 0.95)
 # Pair precision (what `hash_confirm_candidates` screens by) knows neither the colour veto nor
 # grouping, which a scan's check applies; rules this far below the target still reach that check,
 # after those at the target. On the validation split with Moon pairs, no rule reached the target by
@@ -357,6 +362,9 @@ def engine_graph(
     hash_views: list[tuple[int, ...]] | None = None,
     views: tuple[str, ...] = (),
     shares: list[float] | None = None,
+    aligner: Callable[[str, str], float | None] | None = None,
+    alignment: AlignmentRule | None = None,
+    align_below: float = 1.0,
 ) -> tuple[NeighbourGraph, dict[str, int]]:
     """The neighbour graph a scan builds over these files (exact copies by content hash included)
     and each file's row by path; one graph serves every threshold from GRAPH_FLOOR up."""
@@ -385,8 +393,36 @@ def engine_graph(
         regions=regions,
         hash_views=hash_views,
         compared_views=views,
+        aligner=aligner,
+        alignment=alignment,
+        align_below=align_below,
     )
     return graph, index_of
+
+
+def pair_aligner(
+    embedder: Embedder, turned: bool = False, mirrored: bool = False
+) -> Callable[[str, str], float | None]:
+    """A scan's pair aligner (`dupfinder.alignment`), remembering its answers: the benchmark's
+    rows and calibration's candidates ask about the same pairs again."""
+    from dupfinder.alignment import PairAligner
+
+    card = embedder.card
+    aligner = PairAligner(
+        embedder.embed,
+        card.input_size,
+        card.resize,
+        quarter_turns=turned,
+        mirrored=mirrored,
+    )
+    answers: dict[tuple[str, str], float | None] = {}
+
+    def similarity(first: str, second: str) -> float | None:
+        if (first, second) not in answers:
+            answers[(first, second)] = aligner.similarity(first, second)
+        return answers[(first, second)]
+
+    return similarity
 
 
 def group_ids(graph: NeighbourGraph, index_of: dict[str, int], threshold: float) -> np.ndarray:
@@ -443,6 +479,7 @@ def run(
     threshold: float | None = None,
     hash_confirm: bool = True,
     second_looks: bool = True,
+    alignment: bool = True,
 ) -> dict[str, Any]:
     files = build_files(corpus, work, originals, seed, split)
     pairs = PairSet(
@@ -468,6 +505,7 @@ def run(
         "model_sha256": embedder.sha256,
         "threshold": threshold,
         "hash_confirm": embedder.card.hash_confirm if hash_confirm else {},
+        "alignment": embedder.card.alignment if alignment else {},
         "second_looks": second_looks,
         "methods": {},
     }
@@ -501,16 +539,21 @@ def run(
             pairs, view_scores(vectors, looks), threshold, seconds
         )
     # The engine as a default scan groups (screenshot looks), with --turned-copies, with
-    # --mirrored-copies, and with --turned-copies --cropped-copies.
-    for name, turns, mirrors, crops in (
-        ("engine", False, False, False),
-        ("engine-turned", True, False, False),
-        ("engine-mirrored", False, True, False),
-        ("engine-cropped", True, False, True),
-    ):
+    # --mirrored-copies, with --turned-copies --cropped-copies, and (when the card has an alignment
+    # rule) with --aligned-copies.
+    rows = [
+        ("engine", False, False, False, False),
+        ("engine-turned", True, False, False, False),
+        ("engine-mirrored", False, True, False, False),
+        ("engine-cropped", True, False, True, False),
+    ]
+    if alignment and embedder.card.alignment_rule is not None:
+        rows.append(("engine-aligned", False, False, False, True))
+    for name, turns, mirrors, crops, aligned in rows:
         if (turns or mirrors) and not second_looks:
             continue
         start = time.perf_counter()
+        rule = embedder.card.alignment_rule if aligned else None
         graph, index_of = engine_graph(
             files.paths,
             vectors,
@@ -524,6 +567,9 @@ def run(
             embedded.hash_views,
             compared_views(mirrored_copies=mirrors, turned_copies=turns),
             embedded.shares,
+            None if rule is None else pair_aligner(embedder, turns, mirrors),
+            rule,
+            threshold,
         )
         group_of = group_ids(graph, index_of, threshold)
         grouping_seconds = time.perf_counter() - start
@@ -558,7 +604,14 @@ def run(
     results["gates"] = check_gates(results)
     results["gates_by_method"] = {
         name: check_gates(results, name)
-        for name in ("dupfinder-views", "engine", "engine-turned", "engine-mirrored", "engine-cropped")
+        for name in (
+            "dupfinder-views",
+            "engine",
+            "engine-turned",
+            "engine-mirrored",
+            "engine-cropped",
+            "engine-aligned",
+        )
         if name in results["methods"]
     }
     return results
@@ -635,6 +688,7 @@ def calibrate(
         PAIR_SCREEN_SLACK,
     )
     rule = scans.checked_rule(threshold, candidates, target, engine)
+    alignment = scans.checked_alignment(threshold, rule, pair_aligner(embedder), target, engine)
     return {
         "split": "val",
         "protocol": "benchmarks.accuracy",
@@ -644,6 +698,7 @@ def calibrate(
         "negative_pairs": sum(d["negative_pairs"] for d in per_draw),
         **found.to_dict(),
         "hash_confirm": rule,
+        "alignment": alignment,
         "engine": engine,
     }
 
@@ -670,11 +725,16 @@ class ScanDraws:
             )
             self.graphs.append((pairs, graph, index_of))
 
-    def pooled(self, threshold: float, rule: dict[str, Any]) -> dict[str, Any]:
+    def pooled(
+        self, threshold: float, rule: dict[str, Any], alignment: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
         """Pair precision and recall of the scans' groups, pooled over the draws."""
         found = false = positives = 0
         for pairs, graph, index_of in self.graphs:
             graph.confirm = HashConfirm(rule["margin"], rule["max_distance"]) if rule else None
+            graph.alignment = (
+                AlignmentRule(alignment["floor"], alignment["min_similarity"]) if alignment else None
+            )
             true_count, false_count = group_counts(pairs, group_ids(graph, index_of, threshold))
             found, false = found + true_count, false + false_count
             positives += pairs.positive_count
@@ -706,6 +766,35 @@ class ScanDraws:
             if checked["precision"] >= target:
                 return {**rule, "engine_precision": checked["precision"], "engine_recall": checked["recall"]}
         return {}
+
+    def checked_alignment(
+        self,
+        threshold: float,
+        rule: dict[str, Any],
+        aligner: Callable[[str, str], float | None],
+        target: float,
+        log: dict[str, Any],
+    ) -> dict[str, Any]:
+        """The alignment rule (`ALIGN_FLOORS` × `ALIGN_BARS`) with which the scans, pHash rule
+        included, find the most while keeping `target` precision; {} when none keeps it."""
+        for _, graph, _ in self.graphs:
+            graph.align(aligner, min(ALIGN_FLOORS), threshold)
+        log["alignment_tried"] = []
+        chosen: dict[str, Any] = {}
+        for floor in ALIGN_FLOORS:
+            for bar in ALIGN_BARS:
+                candidate = {"floor": floor, "min_similarity": bar}
+                checked = self.pooled(threshold, rule, candidate)
+                log["alignment_tried"].append({**candidate, **checked})
+                if checked["precision"] < target:
+                    break
+                if not chosen or checked["recall"] > chosen["engine_recall"]:
+                    chosen = {
+                        **candidate,
+                        "engine_precision": checked["precision"],
+                        "engine_recall": checked["recall"],
+                    }
+        return chosen
 
 
 def hash_confirm_candidates(
@@ -788,12 +877,15 @@ def group_counts(pairs: PairSet, group_of: np.ndarray) -> tuple[int, int]:
 
 
 def write_threshold(model: Path, calibration: dict[str, Any]) -> None:
-    """Store the calibrated threshold (and pHash rule) as the card's defaults, with how they were found."""
+    """Store the calibrated threshold (and pHash and alignment rules) as the card's defaults, with
+    how they were found."""
     path = card_path_for(model)
     card = json.loads(path.read_text(encoding="utf-8"))
     card["default_threshold"] = calibration["min_similarity"]
     rule = calibration.get("hash_confirm") or {}
     card["hash_confirm"] = {key: rule[key] for key in ("margin", "max_distance")} if rule else {}
+    aligned = calibration.get("alignment") or {}
+    card["alignment"] = {key: aligned[key] for key in ("floor", "min_similarity")} if aligned else {}
     card.setdefault("evaluation", {})["benchmark_calibration"] = calibration
     path.write_text(json.dumps(card, indent=2) + "\n", encoding="utf-8")
 
@@ -843,6 +935,7 @@ def _engine_label(
     turned: bool = False,
     cropped: bool = False,
     mirrored: bool = False,
+    aligned: dict[str, Any] | None = None,
 ) -> str:
     parts = ["model", "exact copies", "grouping"]
     if second_looks:
@@ -855,6 +948,10 @@ def _engine_label(
         views = " ".join(word for word, on in (("turned", turned), ("mirrored", mirrored)) if on)
         views = f" (also {views.replace(' ', ' or ')})" if views else ""
         parts.append(f"pHash{views} ≤ {rule['max_distance']} within {rule['margin']:.2f} below the threshold")
+    if aligned:
+        parts.append(
+            f"crops, tilts and frames aligned from {aligned['floor']:.2f}, ≥ {aligned['min_similarity']:.3f}"
+        )
     return f"dupfinder engine ({' + '.join(parts)})"
 
 
@@ -871,20 +968,20 @@ def markdown(results: dict[str, Any]) -> str:
         "similar-but-different grouped | seconds |",
         "|---" * 9 + "|",
     ]
+    rule, aligned = results.get("hash_confirm") or {}, results.get("alignment") or {}
     for name, m in results["methods"].items():
         distance = f"{64 - m['min_similarity']:.0f}"
         label = {
             "dupfinder": f"dupfinder model alone ({results['model']}, ≥ {results['threshold']:.3f})",
             "dupfinder-views": "dupfinder model + second looks (a screenshot's pasted picture, "
             "a portrait picture's quarter turns)",
-            "engine": "default scan: "
-            + _engine_label(results.get("hash_confirm") or {}, results.get("second_looks", False)),
-            "engine-turned": "scan with --turned-copies: "
-            + _engine_label(results.get("hash_confirm") or {}, True, True),
-            "engine-mirrored": "scan with --mirrored-copies: "
-            + _engine_label(results.get("hash_confirm") or {}, True, mirrored=True),
+            "engine": "default scan: " + _engine_label(rule, results.get("second_looks", False)),
+            "engine-turned": "scan with --turned-copies: " + _engine_label(rule, True, True),
+            "engine-mirrored": "scan with --mirrored-copies: " + _engine_label(rule, True, mirrored=True),
             "engine-cropped": "scan with --turned-copies --cropped-copies: "
-            + _engine_label(results.get("hash_confirm") or {}, True, True, True),
+            + _engine_label(rule, True, True, True),
+            "engine-aligned": "scan with --aligned-copies: "
+            + _engine_label(rule, results.get("second_looks", False), aligned=aligned),
             "phash": "pHash (Hamming ≤ 10)",
             "dhash": "dHash (Hamming ≤ 10)",
             "phash-matched": _matched_label("pHash", distance, m),
@@ -945,6 +1042,11 @@ def main() -> None:
         action="store_true",
         help="leave out the second looks (a screenshot's pasted picture, a picture's turns and regions)",
     )
+    parser.add_argument(
+        "--no-alignment",
+        action="store_true",
+        help="leave out the row of a scan with --aligned-copies (it aligns pairs below the threshold: slow)",
+    )
     parser.add_argument("--work", type=Path, default=Path.home() / ".cache" / "dupfinder" / "bench")
     parser.add_argument(
         "--out",
@@ -982,6 +1084,7 @@ def main() -> None:
         args.split,
         hash_confirm=not args.no_hash_confirm,
         second_looks=not args.no_second_looks,
+        alignment=not args.no_alignment,
     )
     out = args.out or Path("benchmarks/results") / (
         "accuracy.json" if args.split == "test" else f"accuracy-{args.split}.json"

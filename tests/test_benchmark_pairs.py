@@ -138,11 +138,13 @@ def test_write_threshold_keeps_the_rest_of_the_card(tmp_path: Path) -> None:
             "recall": 0.6,
             "split": "val",
             "hash_confirm": {"margin": 0.1, "max_distance": 2, "recall": 0.7},
+            "alignment": {"floor": 0.8, "min_similarity": 0.995, "engine_precision": 0.991},
         },
     )
     written = json.loads(model.with_suffix(".json").read_text())
     assert written["default_threshold"] == 0.93 and written["name"] == "m"
     assert written["hash_confirm"] == {"margin": 0.1, "max_distance": 2}
+    assert written["alignment"] == {"floor": 0.8, "min_similarity": 0.995}
     assert written["evaluation"]["held_out"] == {"ap": 0.9}
     assert written["evaluation"]["benchmark_calibration"]["split"] == "val"
 

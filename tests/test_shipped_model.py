@@ -25,6 +25,8 @@ def test_bundled_model_is_found_and_small(monkeypatch) -> None:  # type: ignore[
     # No path of the machine that trained it: absolute paths outside the repo never reach the card.
     assert not any(f"/{top}/" in json.dumps(card) for top in ("work", "root", "home", "tmp"))
     assert card["evaluation"]["benchmark_calibration"]["min_similarity"] == card["default_threshold"]
+    aligned = card["evaluation"]["benchmark_calibration"]["alignment"]
+    assert card["alignment"] == {key: aligned[key] for key in ("floor", "min_similarity")}
 
 
 def test_bundled_model_groups_copies_and_separates_others(tmp_path: Path) -> None:
