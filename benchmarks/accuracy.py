@@ -393,18 +393,18 @@ def engine_graph(
         regions=regions,
         hash_views=hash_views,
         compared_views=views,
-        aligner=aligner,
         alignment=alignment,
-        align_below=align_below,
     )
+    if aligner is not None and alignment is not None:
+        graph.align(aligner, alignment.floor, align_below)
     return graph, index_of
 
 
 def pair_aligner(
     embedder: Embedder, turned: bool = False, mirrored: bool = False
 ) -> Callable[[str, str], float | None]:
-    """A scan's pair aligner (`dupfinder.alignment`), remembering its answers: the benchmark's
-    rows and calibration's candidates ask about the same pairs again."""
+    """A scan's pair aligner (`dupfinder.alignment`), remembering its answers: calibration's five
+    validation draws share pictures, so they ask about many of the same pairs."""
     from dupfinder.alignment import PairAligner
 
     card = embedder.card

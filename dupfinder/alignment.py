@@ -7,8 +7,8 @@ another sign on it, the next frame of an animation) below it; near the threshold
 Geometry can: ORB keypoints of the two pictures are matched and a similarity transform (shift,
 scale, small rotation) is fitted with RANSAC. When one picture lies (nearly) wholly inside the
 other, the part they share is cut from both, aligned, brought to one brightness and contrast, and
-embedded again by the same model. A crop, a tilt or a frame then scores as the copy it is (0.999 on
-the validation split), while two versions of one design keep the score of their differences,
+embedded again by the same model. A crop, a tilt or a frame then scores as the copy it is, while
+two versions of one design keep the score of their differences,
 because aligning pictures that were already aligned changes nothing.
 
 Quarter turns are allowed only when the scan compares turned copies, mirror images only when it

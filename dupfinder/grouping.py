@@ -211,9 +211,7 @@ class NeighbourGraph:
         turned: Sequence[np.ndarray | None] | None = None,
         colours: Sequence[int] | None = None,
         regions: Sequence[np.ndarray | None] | None = None,
-        aligner: Callable[[str, str], float | None] | None = None,
         alignment: AlignmentRule | None = None,
-        align_below: float = 1.0,
     ) -> None:
         if len(records) != len(vectors):
             raise ValueError(f"{len(records)} records but {len(vectors)} vectors")
@@ -261,14 +259,12 @@ class NeighbourGraph:
         self._index = _build_index(self._rep_vectors, threads)
         self.edges = self._search(neighbours)
         # What the aligned shared part of a pair below the threshold scores (`dupfinder.alignment`),
-        # for the pairs the aligner found one picture inside the other; the rule may be changed
-        # later (calibration does), the scores stay.
+        # for the pairs `align` found one picture inside the other; the rule may be changed later
+        # (calibration does), the scores stay.
         self.alignment = alignment
         self.aligned_scores: dict[tuple[int, int], float] = {}
         self._asked: set[tuple[int, int]] = set()
-        self._aligned_links: dict[tuple[int, int], float] = {}  # per `groups` call: the aligned score
-        if aligner is not None and alignment is not None:
-            self.align(aligner, alignment.floor, align_below)
+        self._aligned_links: set[tuple[int, int]] = set()  # per `groups` call
         self._greyscale_pairs = self._find_greyscale_copies()
         # Clusters with second looks: (kind, vector) each, and the whole pictures most like them.
         self.views: dict[int, list[tuple[str, np.ndarray]]] = {}
@@ -442,11 +438,11 @@ class NeighbourGraph:
     def _adjacency(self, threshold: float, ignored: frozenset[PathPair]) -> dict[int, dict[int, float]]:
         adjacency: dict[int, dict[int, float]] = {}
         self._confirmed_views = {}
-        self._aligned_links = {}
+        self._aligned_links = set()
         for (a, b), similarity in self.edges.items():
             aligned = self._aligned_similarity((a, b), similarity) if similarity < threshold else None
             if aligned is not None:
-                self._aligned_links[(a, b)] = aligned
+                self._aligned_links.add((a, b))
                 similarity = aligned
             view = self._confirming_view(a, b, similarity, threshold) if similarity < threshold else None
             if similarity < threshold and view is None:
@@ -484,8 +480,7 @@ class NeighbourGraph:
         def matched_its_reference(member: int) -> bool:
             if member in through:
                 return through[member][1] >= threshold
-            reference = group_of[member]
-            return adjacency[reference].get(member, -2.0) >= threshold
+            return adjacency[group_of[member]].get(member, -2.0) >= threshold
 
         chained: set[int] = set()
         for node in sorted(assignment, key=self._keys.__getitem__):

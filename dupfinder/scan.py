@@ -61,7 +61,7 @@ class ScanOptions:
     # Also check the pairs just below the threshold (from the card's alignment rule's floor) for one
     # picture being a crop, tilt or frame of the other (`dupfinder.alignment`): both files are
     # decoded again, 10 to 20 ms a pair on a 2-core CPU, so a first scan of a folder with many
-    # near pairs takes far longer (the accuracy benchmark's: about 15 times; the cache keeps the
+    # near pairs takes far longer (the accuracy benchmark's: about 16 times; the cache keeps the
     # answers for a rescan). Off unless asked for, and only with a card that has the rule.
     aligned_copies: bool = False
 

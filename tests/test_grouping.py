@@ -1017,8 +1017,8 @@ def test_an_aligned_pair_below_the_threshold_links_and_says_so(rng: np.random.Ge
         asked.append((first, second))
         return 0.998 if {first, second} == {"/p/0000.jpg", "/p/0001.jpg"} else None
 
-    rule = AlignmentRule(floor=0.8, min_similarity=0.995)
-    graph = NeighbourGraph(_records(10), vectors, aligner=aligner, alignment=rule, align_below=0.95)
+    graph = NeighbourGraph(_records(10), vectors, alignment=AlignmentRule(floor=0.8, min_similarity=0.995))
+    graph.align(aligner, 0.8, 0.95)
     assert asked == [("/p/0000.jpg", "/p/0001.jpg")]  # only pairs between the floor and the threshold
     groups = graph.groups(0.95)
     assert _paths(graph, 0.95) == [{"/p/0000.jpg", "/p/0001.jpg"}]
@@ -1037,7 +1037,6 @@ def test_pairs_below_the_alignment_floor_are_not_asked_about(rng: np.random.Gene
     def aligner(first: str, second: str) -> float | None:
         raise AssertionError("a pair below the floor was aligned")
 
-    graph = NeighbourGraph(
-        _records(10), vectors, aligner=aligner, alignment=AlignmentRule(0.8, 0.995), align_below=0.95
-    )
+    graph = NeighbourGraph(_records(10), vectors, alignment=AlignmentRule(0.8, 0.995))
+    graph.align(aligner, 0.8, 0.95)
     assert graph.aligned_scores == {} and graph.groups(0.95) == []
