@@ -58,7 +58,7 @@ from benchmarks.pairs import (
 )
 from dupfinder.chroma import is_colourless
 from dupfinder.embedder import Embedder
-from dupfinder.grouping import AlignmentRule, HashConfirm, NeighbourGraph
+from dupfinder.grouping import AlignedPair, Aligner, AlignmentRule, HashConfirm, NeighbourGraph
 from dupfinder.hashing import content_hash, exact_clusters, fingerprint, safe
 from dupfinder.imaging import DecodeError, load_for_model, open_oriented_rgb
 from dupfinder.modelcard import card_path_for
@@ -362,9 +362,10 @@ def engine_graph(
     hash_views: list[tuple[int, ...]] | None = None,
     views: tuple[str, ...] = (),
     shares: list[float] | None = None,
-    aligner: Callable[[str, str], float | None] | None = None,
+    aligner: Aligner | None = None,
     alignment: AlignmentRule | None = None,
     align_below: float = 1.0,
+    workers: int = 1,
 ) -> tuple[NeighbourGraph, dict[str, int]]:
     """The neighbour graph a scan builds over these files (exact copies by content hash included)
     and each file's row by path; one graph serves every threshold from GRAPH_FLOOR up."""
@@ -396,13 +397,11 @@ def engine_graph(
         alignment=alignment,
     )
     if aligner is not None and alignment is not None:
-        graph.align(aligner, alignment.floor, align_below)
+        graph.align(aligner, alignment.floor, align_below, workers=workers)
     return graph, index_of
 
 
-def pair_aligner(
-    embedder: Embedder, turned: bool = False, mirrored: bool = False
-) -> Callable[[str, str], float | None]:
+def pair_aligner(embedder: Embedder, turned: bool = False, mirrored: bool = False) -> Aligner:
     """A scan's pair aligner (`dupfinder.alignment`), remembering its answers: calibration's five
     validation draws share pictures, so they ask about many of the same pairs."""
     from dupfinder.alignment import PairAligner
@@ -415,14 +414,14 @@ def pair_aligner(
         quarter_turns=turned,
         mirrored=mirrored,
     )
-    answers: dict[tuple[str, str], float | None] = {}
+    answers: dict[tuple[str, str], AlignedPair | None] = {}
 
-    def similarity(first: str, second: str) -> float | None:
+    def align(first: str, second: str) -> AlignedPair | None:
         if (first, second) not in answers:
-            answers[(first, second)] = aligner.similarity(first, second)
+            answers[(first, second)] = aligner.align(first, second)
         return answers[(first, second)]
 
-    return similarity
+    return align
 
 
 def group_ids(graph: NeighbourGraph, index_of: dict[str, int], threshold: float) -> np.ndarray:
@@ -570,6 +569,7 @@ def run(
             None if rule is None else pair_aligner(embedder, turns, mirrors),
             rule,
             threshold,
+            workers,
         )
         group_of = group_ids(graph, index_of, threshold)
         grouping_seconds = time.perf_counter() - start
@@ -688,7 +688,7 @@ def calibrate(
         PAIR_SCREEN_SLACK,
     )
     rule = scans.checked_rule(threshold, candidates, target, engine)
-    alignment = scans.checked_alignment(threshold, rule, pair_aligner(embedder), target, engine)
+    alignment = scans.checked_alignment(threshold, rule, pair_aligner(embedder), target, engine, workers)
     return {
         "split": "val",
         "protocol": "benchmarks.accuracy",
@@ -771,14 +771,16 @@ class ScanDraws:
         self,
         threshold: float,
         rule: dict[str, Any],
-        aligner: Callable[[str, str], float | None],
+        aligner: Aligner,
         target: float,
         log: dict[str, Any],
+        workers: int = 1,
     ) -> dict[str, Any]:
         """The alignment rule (`ALIGN_FLOORS` × `ALIGN_BARS`) with which the scans, pHash rule
         included, find the most while keeping `target` precision; {} when none keeps it."""
         for _, graph, _ in self.graphs:
-            graph.align(aligner, min(ALIGN_FLOORS), threshold)
+            graph.confirm = HashConfirm(rule["margin"], rule["max_distance"]) if rule else None
+            graph.align(aligner, min(ALIGN_FLOORS), threshold, workers=workers)  # skips grouped pairs
         log["alignment_tried"] = []
         chosen: dict[str, Any] = {}
         for floor in ALIGN_FLOORS:

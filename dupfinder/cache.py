@@ -8,7 +8,7 @@ perceptual hash taken from the same decode (it depends on the model's resize rul
 screenshot with a picture pasted in, the vector of that picture alone, and for a portrait picture
 its vectors turned a quarter each way (both NULL for most files), the vectors of the regions a crop
 would keep (NULL until a scan asks for cropped copies), the share of the picture that is not
-letterbox or pillarbox bars, and the pHashes of the picture mirrored and turned. `alignments`
+letterbox or pillarbox bars, and the pHashes of the picture mirrored and turned. `aligned_parts`
 remembers what aligning two contents gave (`dupfinder.alignment`), so a rescan decodes no pair again.
 Only parameterised SQL; one rebuild if the file is corrupt; a schema-version row.
 """
@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from dupfinder import phash
+from dupfinder.grouping import AlignedPair
 
 log = logging.getLogger(__name__)
 
@@ -48,10 +49,14 @@ CREATE TABLE IF NOT EXISTS embeddings (
     model TEXT NOT NULL, vector BLOB NOT NULL, phash INTEGER, inner BLOB, picture_share REAL,
     turned BLOB, chroma INTEGER, regions BLOB, phash_views BLOB,
     PRIMARY KEY (fingerprint, size, mtime_ns, model));
-CREATE TABLE IF NOT EXISTS alignments (
+DROP TABLE IF EXISTS alignments;
+CREATE TABLE IF NOT EXISTS aligned_parts (
     first TEXT NOT NULL, second TEXT NOT NULL, model TEXT NOT NULL, views TEXT NOT NULL, score REAL,
+    first_inside INTEGER, second_inside INTEGER,
     PRIMARY KEY (first, second, model, views));
 """
+# `alignments`, the table before `aligned_parts`, did not say which picture lies inside the other:
+# it is dropped, and the embeddings are kept.
 
 
 def default_cache_dir() -> Path:
@@ -121,7 +126,7 @@ class EmbeddingCache:
                 # An older layout: start afresh rather than migrate a cache.
                 db.executescript(
                     "DROP TABLE files; DROP TABLE contents; DROP TABLE embeddings; "
-                    "DROP TABLE IF EXISTS alignments;"
+                    "DROP TABLE IF EXISTS aligned_parts;"
                 )
                 db.executescript(_SCHEMA)
             db.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
@@ -227,21 +232,32 @@ class EmbeddingCache:
 
     def alignment(
         self, first: ContentKey, second: ContentKey, model: str, views: str
-    ) -> tuple[bool, float | None]:
+    ) -> tuple[bool, AlignedPair | None]:
         """Whether this pair of contents was aligned with this model and these views, and what
-        it scored (None: neither lies inside the other)."""
+        that found, in the order asked (None: neither lies inside the other)."""
+        (one, other), flipped = _pair_ids(first, second)
         row = self._db.execute(
-            "SELECT score FROM alignments WHERE first=? AND second=? AND model=? AND views=?",
-            (*_pair_ids(first, second), model, views),
+            "SELECT score, first_inside, second_inside FROM aligned_parts "
+            "WHERE first=? AND second=? AND model=? AND views=?",
+            (one, other, model, views),
         ).fetchone()
-        return (False, None) if row is None else (True, None if row[0] is None else float(row[0]))
+        if row is None:
+            return False, None
+        if row[0] is None:
+            return True, None
+        found = AlignedPair(float(row[0]), bool(row[1]), bool(row[2]))
+        return True, found.reversed() if flipped else found
 
     def store_alignment(
-        self, first: ContentKey, second: ContentKey, model: str, views: str, score: float | None
+        self, first: ContentKey, second: ContentKey, model: str, views: str, found: AlignedPair | None
     ) -> None:
+        (one, other), flipped = _pair_ids(first, second)
+        if found is not None and flipped:
+            found = found.reversed()
+        row = (None, None, None) if found is None else (found.score, found.first_inside, found.second_inside)
         self._db.execute(
-            "INSERT OR REPLACE INTO alignments VALUES (?, ?, ?, ?, ?)",
-            (*_pair_ids(first, second), model, views, score),
+            "INSERT OR REPLACE INTO aligned_parts VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (one, other, model, views, *row),
         )
 
     def commit(self) -> None:
@@ -258,7 +274,8 @@ class EmbeddingCache:
         self.close()
 
 
-def _pair_ids(first: ContentKey, second: ContentKey) -> tuple[str, str]:
-    """Two contents as the alignments table keys them, in one order whichever comes first."""
-    ids = sorted(f"{key.fingerprint}:{key.size}:{key.mtime_ns}" for key in (first, second))
-    return ids[0], ids[1]
+def _pair_ids(first: ContentKey, second: ContentKey) -> tuple[tuple[str, str], bool]:
+    """Two contents as the aligned_parts table keys them, in one order whichever comes first, and
+    whether that order is the reverse of the one given."""
+    one, other = (f"{key.fingerprint}:{key.size}:{key.mtime_ns}" for key in (first, second))
+    return ((other, one), True) if other < one else ((one, other), False)

@@ -13,6 +13,13 @@ picture that matches no better reference but matches, at the threshold, a copy t
 reference at the threshold joins that copy's group and says so (`Member.group_match`), as a copy
 turned 10° that the model scores above the threshold only against a centre crop framed like it.
 
+With an `AlignmentRule` (from the model card, `align` having scored the pairs just below the
+threshold by their aligned shared part), a pair whose aligned parts score high enough links with
+that score. Such a link leads a picture into a group through another copy (a twin, below, or the
+one hop) only when the picture lies inside the copy, not the copy inside the picture: a crop that
+leaves out what a second version of a picture changed lies inside both versions, and says nothing
+about whether the versions are one picture, while a part of a copy is a part of the picture.
+
 With a `HashConfirm` rule (from the model card), a pair a little below the threshold still links
 when the two pictures' perceptual hashes agree almost exactly: recoloured copies that the
 embedding scores low keep pHash's layout bits, while look-alike drawings rarely do. Given the
@@ -53,7 +60,8 @@ pixels it would keep at that shape (`in_common_shape`), and loses a tie.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence, Set
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from typing import Any
 
@@ -187,6 +195,23 @@ class AlignmentRule:
 
 
 @dataclass(frozen=True)
+class AlignedPair:
+    """What aligning two pictures found (`dupfinder.alignment`): the model's similarity of their
+    aligned shared part, and which of them lies (nearly) wholly inside the other; both do when
+    they frame one picture alike."""
+
+    score: float
+    first_inside: bool
+    second_inside: bool
+
+    def reversed(self) -> AlignedPair:
+        return AlignedPair(self.score, self.second_inside, self.first_inside)
+
+
+Aligner = Callable[[str, str], AlignedPair | None]
+
+
+@dataclass(frozen=True)
 class Neighbour:
     index: int  # into the graph's records
     similarity: float
@@ -262,7 +287,7 @@ class NeighbourGraph:
         # for the pairs `align` found one picture inside the other; the rule may be changed later
         # (calibration does), the scores stay.
         self.alignment = alignment
-        self.aligned_scores: dict[tuple[int, int], float] = {}
+        self.aligned_pairs: dict[tuple[int, int], AlignedPair] = {}
         self._asked: set[tuple[int, int]] = set()
         self._aligned_links: set[tuple[int, int]] = set()  # per `groups` call
         self._greyscale_pairs = self._find_greyscale_copies()
@@ -313,34 +338,79 @@ class NeighbourGraph:
 
     def align(
         self,
-        aligner: Callable[[str, str], float | None],
+        aligner: Aligner,
         floor: float,
         below: float,
         progress: Callable[[int, int], None] | None = None,
+        workers: int = 1,
     ) -> None:
         """Ask `aligner` about every edge from `floor` up to `below` (the scan's threshold) not
-        asked about yet; `progress(done, total)` is called before each pair and may raise to stop."""
-        asked = self._asked
-        band = sorted(pair for pair, s in self.edges.items() if floor <= s < below and pair not in asked)
-        for done, (a, b) in enumerate(band):
-            if progress is not None:
-                progress(done, len(band))
-            asked.add((a, b))
-            first = self.records[self.representatives[a]].path
-            second = self.records[self.representatives[b]].path
-            score = aligner(first, second)
-            if score is not None:
-                self.aligned_scores[(a, b)] = score
+        asked about yet, `workers` pairs at a time (the aligner must then be safe to call from
+        threads); `progress(done, total)` is called between pairs and may raise to stop, keeping
+        the answers so far.
+
+        A pair whose pictures the model alone already puts in one group at `below` is not asked
+        about: a link inside a group adds nothing but ways to move its members. On five validation
+        draws that left a quarter of the pairs unaligned, and a scan's recall went 0.821 -> 0.827
+        with the same false pairs."""
+        together = self._grouped_without_alignment(below)
+        band = sorted(
+            pair
+            for pair, s in self.edges.items()
+            if floor <= s < below and pair not in self._asked and not together(*pair)
+        )
+
+        def ask(pair: tuple[int, int]) -> tuple[tuple[int, int], AlignedPair | None]:
+            first, second = (self.records[self.representatives[node]].path for node in pair)
+            return pair, aligner(first, second)
+
+        def keep(pair: tuple[int, int], found: AlignedPair | None) -> None:
+            self._asked.add(pair)
+            if found is not None:
+                self.aligned_pairs[pair] = found
+
         if progress is not None:
-            progress(len(band), len(band))
+            progress(0, len(band))
+        if workers <= 1:
+            for done, pair in enumerate(band, 1):
+                keep(*ask(pair))
+                if progress is not None:
+                    progress(done, len(band))
+            return
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="align") as pool:
+            futures = [pool.submit(ask, pair) for pair in band]
+            try:
+                for done, future in enumerate(as_completed(futures), 1):
+                    keep(*future.result())
+                    if progress is not None:
+                        progress(done, len(band))
+            finally:
+                for future in futures:
+                    future.cancel()  # a stop (or an error) leaves the pairs not started unasked
+
+    def _grouped_without_alignment(self, threshold: float) -> Callable[[int, int], bool]:
+        """Whether two clusters are in one group at `threshold` when no pair is aligned."""
+        rule, self.alignment = self.alignment, None
+        try:
+            groups = self.groups(threshold)
+        finally:
+            self.alignment = rule
+        cluster_of = {self.records[cluster[0]].path: node for node, cluster in enumerate(self.clusters)}
+        group_of = {
+            cluster_of[member.image.path]: number
+            for number, group in enumerate(groups)
+            for member in group.members
+            if member.image.path in cluster_of
+        }
+        return lambda a, b: a in group_of and group_of[a] == group_of.get(b)
 
     def _aligned_similarity(self, pair: tuple[int, int], similarity: float) -> float | None:
         """The aligned parts' score when the alignment rule accepts the pair, else None."""
         rule = self.alignment
-        score = self.aligned_scores.get(pair)
-        if rule is None or score is None or similarity < rule.floor:
+        found = self.aligned_pairs.get(pair)
+        if rule is None or found is None or similarity < rule.floor:
             return None
-        return score if score >= rule.min_similarity and score > similarity else None
+        return found.score if found.score >= rule.min_similarity and found.score > similarity else None
 
     def _search_views(
         self,
@@ -415,7 +485,13 @@ class NeighbourGraph:
             )
         adjacency = self._adjacency(threshold, ignored)
         self._keys = self._quality_keys(adjacency)
-        assignment, through_twin = _assign(range(len(self.clusters)), adjacency, key=self._keys.__getitem__)
+        assignment, through_twin = _assign(
+            range(len(self.clusters)),
+            adjacency,
+            key=self._keys.__getitem__,
+            aligned=self._aligned_links,
+            may_join_through=self._may_join_through,
+        )
         chained = self._join_through_copies(assignment, adjacency, threshold, ignored, through_twin)
         # A copy that joined through a twin links to the reference with the twin link's similarity
         # (so a lone picture may later take it for a twin too, when that link is >= 0.99).
@@ -491,6 +567,7 @@ class NeighbourGraph:
                 for member, similarity in adjacency.get(node, {}).items()
                 if similarity >= threshold
                 and member in group_of
+                and self._may_join_through(node, member)
                 and self._better(group_of[member], node)
                 and matched_its_reference(member)
             ]
@@ -656,7 +733,8 @@ class NeighbourGraph:
                 twins = _twins(ref, assignment[ref], adjacency)
                 scored.append((*self._look_match(picture, ref, twins), ref))
                 links = adjacency.get(picture, {})
-                scored.append((max((links.get(t, -2.0) for t in twins), default=-2.0), "twin", ref))
+                through = [links.get(t, -2.0) for t in twins if self._may_join_through(picture, t)]
+                scored.append((max(through, default=-2.0), "twin", ref))
             if not scored:
                 continue
             similarity, kind, reference = max(scored)
@@ -674,6 +752,11 @@ class NeighbourGraph:
 
     def _better(self, a: int, b: int) -> bool:
         return self._keys[a] < self._keys[b]
+
+    def _may_join_through(self, node: int, copy: int) -> bool:
+        """Whether `node` may join a group through `copy` (a twin, or the one hop): not when they
+        link only by aligned parts and `copy` lies inside `node` but not `node` inside `copy`."""
+        return _may_join_through(node, copy, self._aligned_links, self.aligned_pairs)
 
     def _quality_keys(self, adjacency: dict[int, dict[int, float]]) -> list[QualityKey]:
         """Each cluster's `quality_key`, a picture whose shape differs from the one most of its
@@ -828,6 +911,28 @@ def _twins(reference: int, members: Sequence[int], adjacency: dict[int, dict[int
     return [m for m in members if links.get(m, -1.0) >= TWIN_SIMILARITY]
 
 
+def _may_join_through(
+    node: int,
+    copy: int,
+    aligned_links: Set[tuple[int, int]],
+    aligned_pairs: dict[tuple[int, int], AlignedPair],
+) -> bool:
+    """Whether `node` may join a group through `copy`, a member that stands for the group's
+    reference. A copy that lies inside `node` while `node` does not lie inside it (they link by
+    their aligned parts only) is no way in: a crop of a picture that leaves out what a second
+    version changed lies inside both versions. A part of a copy is a part of the picture."""
+    pair = (min(node, copy), max(node, copy))
+    if pair not in aligned_links:
+        return True
+    found = aligned_pairs[pair]
+    node_inside, copy_inside = (
+        (found.first_inside, found.second_inside)
+        if node < copy
+        else (found.second_inside, found.first_inside)
+    )
+    return node_inside or not copy_inside
+
+
 def _clusters(count: int, exact: Iterable[Sequence[int]], records: Sequence[ImageRecord]) -> list[list[int]]:
     """Exact clusters plus singletons, each ordered best copy first."""
     taken: set[int] = set()
@@ -842,7 +947,11 @@ def _clusters(count: int, exact: Iterable[Sequence[int]], records: Sequence[Imag
 
 
 def _assign(
-    nodes: Iterable[int], adjacency: dict[int, dict[int, float]], key: Callable[[int], Any]
+    nodes: Iterable[int],
+    adjacency: dict[int, dict[int, float]],
+    key: Callable[[int], Any],
+    aligned: Set[tuple[int, int]] = frozenset(),
+    may_join_through: Callable[[int, int], bool] = lambda node, copy: True,
 ) -> tuple[dict[int, list[int]], dict[int, tuple[int, float]]]:
     """References in quality order; every other node joins the adjacent reference it matches best,
     unless a better reference (ranked before the node) matches it within `STAY_MARGIN` of that.
@@ -856,7 +965,18 @@ def _assign(
     for it: a node that matches a twin but no reference joins the twin's reference instead of
     starting a group of its own, with the twin link's similarity (returned by node, with the twin).
     A padded copy can be the reference while a crop matches only the unpadded photo. One hop only:
-    a twin of a twin is not one."""
+    a twin of a twin is not one.
+
+    A node joins through a twin only when `may_join_through(node, twin)` allows it (see
+    `NeighbourGraph._may_join_through`). A link by the whole pictures beats an `aligned` one (pairs
+    linked by their aligned shared part, `AlignmentRule`) whatever their similarities: a part
+    scores higher than its whole picture, and the alignment is a second opinion on pairs the model
+    could not decide, not a rival to its first (on five validation draws, a scan's recall went
+    0.8145 -> 0.8209 with it, at the same false pairs)."""
+
+    def whole(a: int, b: int) -> bool:
+        return (min(a, b), max(a, b)) not in aligned
+
     order = sorted(nodes, key=key)
     rank = {node: position for position, node in enumerate(order)}
     references: dict[int, list[int]] = {}
@@ -868,25 +988,33 @@ def _assign(
             similarity, _, ref = max(direct)
             if similarity >= TWIN_SIMILARITY:
                 twin_of[node] = ref
-        elif not any(neighbour in twin_of for neighbour in links):
+        elif not any(neighbour in twin_of and may_join_through(node, neighbour) for neighbour in links):
             references[node] = []
     through_twin: dict[int, tuple[int, float]] = {}
     for node in order:
         if node in references:
             continue
-        candidates: dict[int, tuple[float, int]] = {}  # reference -> (similarity, through)
+        # reference -> (by the whole pictures, similarity, through)
+        candidates: dict[int, tuple[bool, float, int]] = {}
         for neighbour, similarity in adjacency.get(node, {}).items():
             joins = neighbour if neighbour in references else twin_of.get(neighbour)
-            if joins is not None and similarity > candidates.get(joins, (-2.0, -1))[0]:
-                candidates[joins] = (similarity, neighbour)
-        best = max(candidates, key=lambda ref: (candidates[ref][0], -rank[ref]))
+            if joins is None or (joins != neighbour and not may_join_through(node, neighbour)):
+                continue
+            found = (whole(node, neighbour), similarity, neighbour)
+            if found[:2] > candidates.get(joins, (False, -2.0, -1))[:2]:
+                candidates[joins] = found
+        best = max(candidates, key=lambda ref: (*candidates[ref][:2], -rank[ref]))
         better = [ref for ref in candidates if rank[ref] < rank[node]]
         if rank[best] > rank[node] and better:
-            kept = max(better, key=lambda ref: (candidates[ref][0], -rank[ref]))
-            if candidates[kept][0] >= candidates[best][0] - STAY_MARGIN:
+            kept = max(better, key=lambda ref: (*candidates[ref][:2], -rank[ref]))
+            (kept_whole, kept_similarity, _), (best_whole, best_similarity, _) = (
+                candidates[kept],
+                candidates[best],
+            )
+            if kept_whole == best_whole and kept_similarity >= best_similarity - STAY_MARGIN:
                 best = kept
         references[best].append(node)
-        similarity, through = candidates[best]
+        _, similarity, through = candidates[best]
         if through != best:
             through_twin[node] = (through, similarity)
     return references, through_twin

@@ -9,6 +9,7 @@ returned.
 from __future__ import annotations
 
 import os
+import threading
 import time
 from collections import deque
 from collections.abc import Iterator
@@ -23,7 +24,7 @@ from dupfinder.cache import CachedImage, ContentKey, EmbeddingCache
 from dupfinder.chroma import is_colourless
 from dupfinder.discover import DiscoverOptions, FoundFile, discover
 from dupfinder.embedder import Embedder
-from dupfinder.grouping import NeighbourGraph
+from dupfinder.grouping import AlignedPair, NeighbourGraph
 from dupfinder.imaging import DecodedImage, DecodeError, load_for_model
 from dupfinder.jobs import Cancelled, Job
 from dupfinder.phash import compared_views
@@ -212,19 +213,23 @@ class Scanner:
         views = f"v{ALIGNMENT_VERSION} turns={options.turned_copies:d} mirrors={options.mirrored_copies:d}"
         model = self.embedder.cache_key
 
-        def similarity(first: str, second: str) -> float | None:
-            known, score = self.cache.alignment(keys[first], keys[second], model, views)
+        cache_lock = threading.Lock()  # pairs are aligned on `options.workers` threads; one cache
+
+        def align(first: str, second: str) -> AlignedPair | None:
+            with cache_lock:
+                known, found = self.cache.alignment(keys[first], keys[second], model, views)
             if not known:
-                score = aligner.similarity(first, second)
-                self.cache.store_alignment(keys[first], keys[second], model, views, score)
-            return score
+                found = aligner.align(first, second)
+                with cache_lock:
+                    self.cache.store_alignment(keys[first], keys[second], model, views, found)
+            return found
 
         def progress(done: int, total: int) -> None:
             job.progress("align", done, total)
             job.check()
 
         try:
-            graph.align(similarity, rule.floor, threshold, progress)
+            graph.align(align, rule.floor, threshold, progress, workers=options.workers)
         except Cancelled:
             report.cancelled = True
         finally:

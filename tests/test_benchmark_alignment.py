@@ -6,7 +6,7 @@ import numpy as np
 
 from benchmarks.accuracy import ScanDraws
 from benchmarks.pairs import PairSet
-from dupfinder.grouping import NeighbourGraph
+from dupfinder.grouping import AlignedPair, NeighbourGraph
 from dupfinder.report import ImageRecord
 
 
@@ -36,8 +36,9 @@ def test_the_floor_and_bar_that_find_most_at_the_precision_asked_are_chosen() ->
         ("/p/0.jpg", "/p/4.jpg"): 0.993,
     }
 
-    def aligner(first: str, second: str) -> float | None:
-        return aligned.get((first, second)) or aligned.get((second, first))
+    def aligner(first: str, second: str) -> AlignedPair | None:
+        score = aligned.get((first, second)) or aligned.get((second, first))
+        return None if score is None else AlignedPair(score, False, True)
 
     def scans() -> ScanDraws:
         draws = ScanDraws.__new__(ScanDraws)
@@ -54,4 +55,5 @@ def test_the_floor_and_bar_that_find_most_at_the_precision_asked_are_chosen() ->
     at_floor = [t for t in tried if t["floor"] == 0.8]
     assert at_floor[-1]["min_similarity"] == 0.99 and at_floor[-1]["precision"] < 0.99  # the first to fail
     assert max(t["recall"] for t in at_floor if t["precision"] >= 0.99) == 0.5  # the 0.77 copy is below it
-    assert scans().checked_alignment(0.95, {}, lambda a, b: 0.9, 0.99, {}) == {}  # nothing reaches a bar
+    low = AlignedPair(0.9, False, True)
+    assert scans().checked_alignment(0.95, {}, lambda a, b: low, 0.99, {}) == {}  # nothing reaches a bar

@@ -216,3 +216,18 @@ def test_the_mirrored_and_turned_phashes_round_trip(tmp_path: Path) -> None:
         hit, none = cache.image(key, "model"), cache.image(bare, "model")
         assert hit is not None and hit.phash_views == views
         assert none is not None and none.phash_views == ()
+
+
+def test_an_alignment_round_trips_in_the_order_asked(tmp_path: Path) -> None:
+    from dupfinder.grouping import AlignedPair
+
+    crop, photo = ContentKey("bbbb", 10, 1), ContentKey("aaaa", 20, 2)  # stored photo first
+    with EmbeddingCache(tmp_path / "cache.db") as cache:
+        assert cache.alignment(crop, photo, "m", "v") == (False, None)
+        cache.store_alignment(crop, photo, "m", "v", AlignedPair(0.99, True, False))
+        cache.store_alignment(crop, ContentKey("cccc", 30, 3), "m", "v", None)  # neither inside
+    with EmbeddingCache(tmp_path / "cache.db") as cache:
+        assert cache.alignment(crop, photo, "m", "v") == (True, AlignedPair(0.99, True, False))
+        assert cache.alignment(photo, crop, "m", "v") == (True, AlignedPair(0.99, False, True))
+        assert cache.alignment(crop, ContentKey("cccc", 30, 3), "m", "v") == (True, None)
+        assert cache.alignment(crop, photo, "m", "other views") == (False, None)

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from dupfinder import grouping
-from dupfinder.grouping import AlignmentRule, NeighbourGraph, quality_key
+from dupfinder.grouping import AlignedPair, AlignmentRule, NeighbourGraph, quality_key
 from dupfinder.report import ImageRecord
 
 
@@ -1013,9 +1013,9 @@ def test_an_aligned_pair_below_the_threshold_links_and_says_so(rng: np.random.Ge
     vectors = _aligned_pair(rng, 0.85)
     asked: list[tuple[str, str]] = []
 
-    def aligner(first: str, second: str) -> float | None:
+    def aligner(first: str, second: str) -> AlignedPair | None:
         asked.append((first, second))
-        return 0.998 if {first, second} == {"/p/0000.jpg", "/p/0001.jpg"} else None
+        return AlignedPair(0.998, True, False) if {first, second} == {"/p/0000.jpg", "/p/0001.jpg"} else None
 
     graph = NeighbourGraph(_records(10), vectors, alignment=AlignmentRule(floor=0.8, min_similarity=0.995))
     graph.align(aligner, 0.8, 0.95)
@@ -1034,9 +1034,101 @@ def test_an_aligned_pair_below_the_threshold_links_and_says_so(rng: np.random.Ge
 def test_pairs_below_the_alignment_floor_are_not_asked_about(rng: np.random.Generator) -> None:
     vectors = _aligned_pair(rng, 0.7)
 
-    def aligner(first: str, second: str) -> float | None:
+    def aligner(first: str, second: str) -> AlignedPair | None:
         raise AssertionError("a pair below the floor was aligned")
 
     graph = NeighbourGraph(_records(10), vectors, alignment=AlignmentRule(0.8, 0.995))
     graph.align(aligner, 0.8, 0.95)
-    assert graph.aligned_scores == {} and graph.groups(0.95) == []
+    assert graph.aligned_pairs == {} and graph.groups(0.95) == []
+
+
+@pytest.mark.parametrize("crop_to_original", [0.85, 0.97])
+def test_a_crop_aligned_with_two_versions_does_not_join_them(
+    rng: np.random.Generator, crop_to_original: float
+) -> None:
+    """A crop of a picture that leaves out what its second version changed is a part of both, so
+    it links to each by its aligned parts; the second version still does not join the first's
+    group through it, whether the crop joined by its whole (0.97) or its aligned part (0.85)."""
+    vectors = _unit(rng.normal(size=(10, 32)))
+    original, crop, version = 9, 5, 2  # most pixels first: the version is a smaller save
+    vectors[original] = _at_angle(vectors[crop], vectors[original], crop_to_original)
+    vectors[version] = _at_angle(vectors[crop], vectors[version], 0.85)
+    parts = {frozenset(("/p/0005.jpg", "/p/0009.jpg")), frozenset(("/p/0002.jpg", "/p/0005.jpg"))}
+
+    def aligner(first: str, second: str) -> AlignedPair | None:
+        score = 0.998 if frozenset((first, second)) in parts else 0.9  # the versions: by their changes
+        return AlignedPair(score, first == "/p/0005.jpg", second == "/p/0005.jpg")  # the crop is inside
+
+    graph = NeighbourGraph(_records(10), vectors, alignment=AlignmentRule(floor=0.8, min_similarity=0.99))
+    graph.align(aligner, 0.8, 0.95)
+    assert graph.aligned_pairs  # the crop's pairs were asked about
+    assert float(vectors[original] @ vectors[version]) < 0.95
+    groups = _paths(graph, 0.95)
+    assert {"/p/0002.jpg", "/p/0009.jpg"} not in [group & {"/p/0002.jpg", "/p/0009.jpg"} for group in groups]
+    assert any("/p/0005.jpg" in group for group in groups)  # the crop is in one of the two groups
+
+
+def test_aligning_on_threads_gives_the_same_scores_and_stops_when_asked(rng: np.random.Generator) -> None:
+    vectors = _unit(rng.normal(size=(12, 32)))
+    for copy in range(1, 12):  # every picture 0.85 like the first: eleven pairs to align
+        vectors[copy] = _at_angle(vectors[0], vectors[copy], 0.85)
+
+    def aligner(first: str, second: str) -> AlignedPair | None:
+        return AlignedPair(0.9 + int(second[-8:-4]) / 1000, False, True)
+
+    def graph() -> NeighbourGraph:
+        return NeighbourGraph(_records(12), vectors, alignment=AlignmentRule(0.8, 0.99))
+
+    alone, threaded = graph(), graph()
+    alone.align(aligner, 0.8, 0.95)
+    threaded.align(aligner, 0.8, 0.95, workers=2)
+    assert alone.aligned_pairs == threaded.aligned_pairs and len(alone.aligned_pairs) >= 11
+
+    class Stop(Exception):
+        pass
+
+    def stop_after_three(done: int, total: int) -> None:
+        if done >= 3:
+            raise Stop
+
+    stopped = graph()
+    with pytest.raises(Stop):
+        stopped.align(aligner, 0.8, 0.95, stop_after_three, workers=2)
+    assert 3 <= len(stopped.aligned_pairs) < len(alone.aligned_pairs)
+    stopped.align(aligner, 0.8, 0.95, workers=2)  # a second call asks only the pairs left
+    assert stopped.aligned_pairs == alone.aligned_pairs
+
+
+def test_a_crop_of_a_crop_joins_through_the_crop_it_lies_in(rng: np.random.Generator) -> None:
+    """A part of a copy is a part of the picture: a 40% crop that lies inside a 70% crop (and is
+    too unlike the whole picture to be aligned with it) joins the picture's group through it."""
+    vectors = _unit(rng.normal(size=(10, 32)))
+    original, crop, small_crop = 9, 5, 1
+    vectors[crop] = _at_angle(vectors[original], vectors[crop], 0.85)
+    vectors[small_crop] = _at_angle(vectors[crop], vectors[small_crop], 0.85)
+    assert float(vectors[original] @ vectors[small_crop]) < 0.8  # never aligned with the whole
+
+    def aligner(first: str, second: str) -> AlignedPair | None:
+        inside = {"/p/0001.jpg": 0, "/p/0005.jpg": 1, "/p/0009.jpg": 2}  # smaller lies inside bigger
+        return AlignedPair(0.998, inside[first] < inside[second], inside[second] < inside[first])
+
+    graph = NeighbourGraph(_records(10), vectors, alignment=AlignmentRule(floor=0.8, min_similarity=0.99))
+    graph.align(aligner, 0.8, 0.95)
+    assert _paths(graph, 0.95) == [{"/p/0001.jpg", "/p/0005.jpg", "/p/0009.jpg"}]
+
+
+def test_pairs_the_model_already_puts_in_one_group_are_not_aligned(rng: np.random.Generator) -> None:
+    vectors = _unit(rng.normal(size=(10, 32)))
+    vectors[1] = _at_angle(vectors[9], vectors[1], 0.97)  # two copies of the best picture, 9
+    vectors[2] = _at_angle(vectors[9], -vectors[1], 0.97)  # 0.88 like the first copy
+    assert 0.8 <= float(vectors[1] @ vectors[2]) < 0.95  # a near pair, in one group already
+    asked: list[tuple[str, str]] = []
+
+    def aligner(first: str, second: str) -> AlignedPair | None:
+        asked.append((first, second))
+        return None
+
+    graph = NeighbourGraph(_records(10), vectors, alignment=AlignmentRule(floor=0.8, min_similarity=0.99))
+    graph.align(aligner, 0.8, 0.95)
+    assert _paths(graph, 0.95) == [{"/p/0001.jpg", "/p/0002.jpg", "/p/0009.jpg"}]
+    assert asked == []

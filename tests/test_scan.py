@@ -9,6 +9,7 @@ import pytest
 
 from dupfinder.cache import EmbeddingCache
 from dupfinder.embedder import Embedder
+from dupfinder.grouping import AlignedPair
 from dupfinder.jobs import Job, Progress
 from dupfinder.scan import Scanner, ScanOptions
 from tests.imagegen import corrupt_file, detailed_photo, save, synthetic_photo, truncated_jpeg
@@ -299,10 +300,10 @@ def test_a_rescan_takes_alignments_from_the_cache(tmp_path: Path, monkeypatch: p
     with EmbeddingCache(tmp_path / "cache.db") as cache:
         first = Scanner(Embedder(model), cache).scan(ScanOptions([photos], aligned_copies=True)).report
 
-    def no_decoding(self: PairAligner, first: str, second: str) -> float | None:
+    def no_decoding(self: PairAligner, first: str, second: str) -> AlignedPair | None:
         raise AssertionError("a pair aligned before was decoded again")
 
-    monkeypatch.setattr(PairAligner, "similarity", no_decoding)
+    monkeypatch.setattr(PairAligner, "align", no_decoding)
     with EmbeddingCache(tmp_path / "cache.db") as cache:
         again = Scanner(Embedder(model), cache).scan(ScanOptions([photos], aligned_copies=True)).report
         with pytest.raises(AssertionError, match="decoded again"):  # other views: not cached
