@@ -1132,3 +1132,20 @@ def test_pairs_the_model_already_puts_in_one_group_are_not_aligned(rng: np.rando
     graph.align(aligner, 0.8, 0.95)
     assert _paths(graph, 0.95) == [{"/p/0001.jpg", "/p/0002.jpg", "/p/0009.jpg"}]
     assert asked == []
+
+
+def test_a_screenshot_links_by_its_pasted_picture_not_by_alignment(rng: np.random.Generator) -> None:
+    vectors = _aligned_pair(rng, 0.85)
+    inner: list[np.ndarray | None] = [None] * 10
+    inner[1] = vectors[0].copy()  # the second picture is a screenshot with the first pasted in
+    asked: list[tuple[str, str]] = []
+
+    def aligner(first: str, second: str) -> AlignedPair | None:
+        asked.append((first, second))
+        return AlignedPair(0.999, True, False)
+
+    graph = NeighbourGraph(_records(10), vectors, inner=inner, alignment=AlignmentRule(0.8, 0.99))
+    graph.align(aligner, 0.8, 0.95)
+    assert asked == []  # its pairs are not aligned
+    members = graph.groups(0.95)[0].members
+    assert members[1].screenshot_match and not members[1].aligned_match
