@@ -420,7 +420,7 @@ class NeighbourGraph:
         """The aligned parts' score when the alignment rule accepts the pair, else None."""
         rule = self.alignment
         found = self.aligned_pairs.get(pair)
-        if rule is None or found is None or similarity < rule.floor or not self._alignable(*pair):
+        if rule is None or found is None or similarity < rule.floor:
             return None
         return found.score if found.score >= rule.min_similarity and found.score > similarity else None
 
@@ -768,9 +768,16 @@ class NeighbourGraph:
         return self._keys[a] < self._keys[b]
 
     def _may_join_through(self, node: int, copy: int) -> bool:
-        """Whether `node` may join a group through `copy` (a twin, or the one hop): not when they
-        link only by aligned parts and `copy` lies inside `node` but not `node` inside `copy`."""
-        return _may_join_through(node, copy, self._aligned_links, self.aligned_pairs)
+        """Whether `node` may join a group through `copy`, a member that stands for the group's
+        reference (a twin, or the one hop). A copy that lies inside `node` while `node` does not
+        lie inside it (they link by their aligned parts only) is no way in: a crop of a picture that
+        leaves out what a second version changed lies inside both versions. A part of a copy is a
+        part of the picture."""
+        pair = (min(node, copy), max(node, copy))
+        if pair not in self._aligned_links:
+            return True
+        found = self.aligned_pairs[pair] if node < copy else self.aligned_pairs[pair].reversed()
+        return found.first_inside or not found.second_inside
 
     def _quality_keys(self, adjacency: dict[int, dict[int, float]]) -> list[QualityKey]:
         """Each cluster's `quality_key`, a picture whose shape differs from the one most of its
@@ -923,28 +930,6 @@ def _twins(reference: int, members: Sequence[int], adjacency: dict[int, dict[int
     """The members of a reference's group that are the same picture as it (`TWIN_SIMILARITY`)."""
     links = adjacency.get(reference, {})
     return [m for m in members if links.get(m, -1.0) >= TWIN_SIMILARITY]
-
-
-def _may_join_through(
-    node: int,
-    copy: int,
-    aligned_links: Set[tuple[int, int]],
-    aligned_pairs: dict[tuple[int, int], AlignedPair],
-) -> bool:
-    """Whether `node` may join a group through `copy`, a member that stands for the group's
-    reference. A copy that lies inside `node` while `node` does not lie inside it (they link by
-    their aligned parts only) is no way in: a crop of a picture that leaves out what a second
-    version changed lies inside both versions. A part of a copy is a part of the picture."""
-    pair = (min(node, copy), max(node, copy))
-    if pair not in aligned_links:
-        return True
-    found = aligned_pairs[pair]
-    node_inside, copy_inside = (
-        (found.first_inside, found.second_inside)
-        if node < copy
-        else (found.second_inside, found.first_inside)
-    )
-    return node_inside or not copy_inside
 
 
 def _clusters(count: int, exact: Iterable[Sequence[int]], records: Sequence[ImageRecord]) -> list[list[int]]:

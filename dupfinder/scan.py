@@ -61,8 +61,8 @@ class ScanOptions:
     mirrored_copies: bool = False
     # Also check the pairs just below the threshold (from the card's alignment rule's floor) for one
     # picture being a crop, tilt or frame of the other (`dupfinder.alignment`): both files are
-    # decoded again, 10 to 20 ms a pair on a 2-core CPU, so a first scan of a folder with many
-    # near pairs takes far longer (the accuracy benchmark's: about 16 times; the cache keeps the
+    # decoded again, 10 to 20 ms a pair on one core, so a first scan of a folder with many near
+    # pairs takes far longer (the accuracy benchmark's: 260 s against 33; the cache keeps the
     # answers for a rescan). Off unless asked for, and only with a card that has the rule.
     aligned_copies: bool = False
 
