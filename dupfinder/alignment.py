@@ -130,7 +130,9 @@ def shared_box(mask: np.ndarray) -> tuple[int, int, int, int] | None:
     return None
 
 
-def is_colourless(pixels: np.ndarray) -> bool:
+def pixels_look_grey(pixels: np.ndarray) -> bool:
+    """Whether an (H, W, 3) part's channels barely differ (`chroma.is_colourless` judges a
+    picture's stored signature; this judges the pixels of an aligned part)."""
     return float(np.abs(pixels - pixels.mean(axis=2, keepdims=True)).mean()) < FLAT
 
 
@@ -141,7 +143,7 @@ def match_tones(reference: np.ndarray, other: np.ndarray) -> tuple[np.ndarray, n
     judged on every `TONE_STRIDE`th pixel each way: a quarter of the work for the same fit."""
     first, second = reference.astype(np.float32), other.astype(np.float32)
     sampled = (first[::TONE_STRIDE, ::TONE_STRIDE], second[::TONE_STRIDE, ::TONE_STRIDE])
-    changed = is_colourless(sampled[0]) or is_colourless(sampled[1])
+    changed = pixels_look_grey(sampled[0]) or pixels_look_grey(sampled[1])
     if changed:
         first = np.repeat(first.mean(axis=2, keepdims=True), 3, axis=2)
         second = np.repeat(second.mean(axis=2, keepdims=True), 3, axis=2)

@@ -60,7 +60,7 @@ pixels it would keep at that shape (`in_common_shape`), and loses a tie.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence, Set
+from collections.abc import Callable, Iterable, Mapping, Sequence, Set
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from typing import Any
@@ -185,6 +185,11 @@ class AlignmentRule:
 
     floor: float
     min_similarity: float
+
+    @classmethod
+    def from_fields(cls, fields: Mapping[str, Any]) -> AlignmentRule:
+        """The rule as a card or a calibration log writes it: {"floor": f, "min_similarity": s}."""
+        return cls(float(fields["floor"]), float(fields["min_similarity"]))
 
     def __post_init__(self) -> None:
         if not (-1.0 <= self.floor <= 1.0 and -1.0 <= self.min_similarity <= 1.0):

@@ -86,7 +86,7 @@ class ModelCard:
         """The rule for aligning pairs below the threshold (`dupfinder.alignment`), if any."""
         if not self.alignment:
             return None
-        return AlignmentRule(float(self.alignment["floor"]), float(self.alignment["min_similarity"]))
+        return AlignmentRule.from_fields(self.alignment)
 
     def to_json(self) -> str:
         """The card as written beside the model (stable key order, readable)."""

@@ -164,7 +164,7 @@ def test_match_tones_undoes_one_gain_and_offset_and_lost_colour() -> None:
     assert toned is not None and np.abs(toned[0].astype(int) - toned[1].astype(int)).mean() < 2.0
     grey = np.repeat(reference.mean(axis=2, keepdims=True), 3, axis=2).astype(np.uint8)
     toned = match_tones(reference, grey)
-    assert toned is not None and alignment.is_colourless(toned[0])
+    assert toned is not None and alignment.pixels_look_grey(toned[0])
     assert np.abs(toned[0].astype(int) - toned[1].astype(int)).mean() < 2.0
     assert match_tones(reference, reference.copy()) is None  # nothing to undo: embedded once
 

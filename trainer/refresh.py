@@ -21,7 +21,7 @@ import numpy as np
 
 from dupfinder.embedder import Embedder
 from dupfinder.imaging import DecodeError, load_for_model
-from dupfinder.modelcard import card_path_for, load_card
+from dupfinder.modelcard import ModelCard, card_path_for, load_card
 from dupfinder.models import find_model
 from trainer import checkpoint
 from trainer.data import DataError, load_folders
@@ -164,10 +164,13 @@ def refresh(options: RefreshOptions) -> dict[str, Any]:
     )
     result = export(work / "run", model_path, parity_images=[str(work / "heldout.txt")])
     after = evaluate(EvalOptions(model=str(result.model), out=str(work / "after"), **evaluation))
-    threshold = carry_operating_point(
-        base, result.model, before["duplicate_scores"], after["duplicate_scores"]
+    base_card = load_card(base)
+    card = carry_operating_point(
+        load_card(result.model), base_card, base.name, before["duplicate_scores"], after["duplicate_scores"]
     )
-    rule = carry_hash_rule(base, result.model)
+    card = carry_rules(card, base_card, base.name)
+    card_path_for(result.model).write_text(card.to_json())  # once, so no half-carried card is left
+    threshold, rule = card.default_threshold, dict(card.hash_confirm)
     return {
         "base": str(base),
         "model": str(result.model),
@@ -199,50 +202,44 @@ def recall_matched_threshold(base_scores: np.ndarray, base_threshold: float, sco
     return float(ranked[max(1, round(found * len(ranked))) - 1])
 
 
-def carry_operating_point(base: Path, model: Path, base_scores: np.ndarray, scores: np.ndarray) -> float:
-    """Raise `model`'s threshold (calibrated on the held-out photos against random pairs) to at
-    least the one that finds the base model's share of the held-out copies at the base card's
-    threshold (`recall_matched_threshold`), and say so in its card. Returns the threshold written."""
-    card = load_card(model)
-    base_threshold = load_card(base).default_threshold
+def carry_operating_point(
+    card: ModelCard, base_card: ModelCard, base_name: str, base_scores: np.ndarray, scores: np.ndarray
+) -> ModelCard:
+    """`card` with its threshold (calibrated on the held-out photos against random pairs) raised to
+    at least the one that finds the base model's share of the held-out copies at the base card's
+    threshold (`recall_matched_threshold`), saying so in its provenance."""
+    base_threshold = base_card.default_threshold
     matched = recall_matched_threshold(base_scores, base_threshold, scores)
     threshold = min(1.0, max(card.default_threshold, matched))
     note = (
         f"the higher of {card.default_threshold:.4f} (the target precision against random pairs of the "
-        f"held-out photos) and {matched:.4f} (the share of held-out copies {base.name} finds at its "
+        f"held-out photos) and {matched:.4f} (the share of held-out copies {base_name} finds at its "
         f"threshold {base_threshold:.4f}, which guards against look-alikes): set by dupfinder-train refresh"
     )
     provenance = {**card.provenance, "default_threshold": note}
-    card_path_for(model).write_text(
-        replace(card, default_threshold=threshold, provenance=provenance).to_json()
-    )
-    return threshold
+    return replace(card, default_threshold=threshold, provenance=provenance)
 
 
-def carry_hash_rule(base: Path, model: Path) -> dict[str, Any]:
-    """Give `model`'s card the base model's pHash rule (`hash_confirm`) and alignment rule, noted
-    as carried over.
+def carry_rules(card: ModelCard, base_card: ModelCard, base_name: str) -> ModelCard:
+    """`card` with the base model's pHash rule (`hash_confirm`) and alignment rule, noted as
+    carried over.
 
     Both are calibrated on the project's validation corpus, which a refresh on a user's photos
     does not have. The pHash rule is set relative to the threshold (which the refresh calibrates)
     and rests on pHash and colour agreement more than on the embedding's scale, so carrying it keeps
     the greyscale and brightness copies a scan finds through it; a model without it finds far fewer.
     The alignment rule's bar is a similarity of two aligned, nearly identical parts, which a
-    fine-tune of the same network scores as near 1 as the base does. Returns the pHash rule ({} when
-    the base has none)."""
-    base_card = load_card(base)
+    fine-tune of the same network scores as near 1 as the base does."""
     rule, aligned = dict(base_card.hash_confirm), dict(base_card.alignment)
-    if rule or aligned:
-        card = load_card(model)
-        note = f"from {base.name}: carried over by dupfinder-train refresh, not calibrated again"
-        provenance = {**card.provenance}
-        if rule:
-            provenance["hash_confirm"] = note
-        if aligned:
-            provenance["alignment"] = note
-        updated = replace(card, hash_confirm=rule, alignment=aligned, provenance=provenance)
-        card_path_for(model).write_text(updated.to_json())
-    return rule
+    if not (rule or aligned):
+        return card
+    note = f"from {base_name}: carried over by dupfinder-train refresh, not calibrated again"
+    provenance = {**card.provenance}
+    if rule:
+        provenance["hash_confirm"] = note
+    if aligned:
+        provenance["alignment"] = note
+    return replace(card, hash_confirm=rule, alignment=aligned, provenance=provenance)
 
 
 def explain(summary: dict[str, Any]) -> str:
