@@ -104,9 +104,13 @@ def _fit_parser(commands: Any) -> None:
             ),
             (
                 "--margin",
-                {"type": float, "default": 0.3, "help": "triplet/contrastive margin (squared distance)"},
+                {
+                    "type": float,
+                    "default": 0.3,
+                    "help": "triplet/contrastive margin; sigmoid boundary (squared distance)",
+                },
             ),
-            ("--temperature", {"type": float, "default": 0.1, "help": "infonce temperature"}),
+            ("--temperature", {"type": float, "default": 0.1, "help": "infonce and sigmoid temperature"}),
             (
                 "--lr",
                 {"type": float, "default": 2e-3, "help": "peak learning rate (warm-up, then cosine decay)"},

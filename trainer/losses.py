@@ -12,6 +12,12 @@ losses find their triplets or pairs inside the batch:
   separately so the many negatives do not drown the few positives.
 - infonce: supervised InfoNCE on cosine similarities / temperature; a soft loss that uses every
   negative and makes a good warm-up before triplet mining.
+- sigmoid: every pair judged on its own against one boundary, as a scan's single threshold judges
+  it (the pairwise sigmoid loss of SigLIP, with a fixed scale and bias): softplus(∓(margin −
+  d²) / temperature), summed over each view's pairs and averaged over views. InfoNCE and the
+  triplet loss only rank each view's pairs, so a look-alike may sit above another picture's copy;
+  here a copy below the boundary and a look-alike above it are both errors, and the hard ones
+  weigh the most.
 - distillation (added to any of them when a teacher embeds the same views), with one of two
   targets: `cosine`, each pair's cosine regressed onto the teacher's (squared difference, mean
   over pairs), which keeps the teacher's scale across the whole batch, as one global threshold
@@ -29,7 +35,7 @@ from typing import Any
 
 from keras import ops
 
-LOSSES: tuple[str, ...] = ("triplet", "contrastive", "infonce")
+LOSSES: tuple[str, ...] = ("triplet", "contrastive", "infonce", "sigmoid")
 MINING: tuple[str, ...] = ("random", "semi-hard", "hard")
 # Distances between unit vectors are at most 4 (squared); this stands for "no candidate".
 _FAR = 1e4
@@ -134,6 +140,17 @@ def infonce_loss(embeddings: Any, labels: Any, temperature: float) -> Any:
     return _masked_mean(per_anchor, ops.any(positives, axis=1))
 
 
+def sigmoid_loss(embeddings: Any, labels: Any, margin: float, temperature: float) -> Any:
+    """Pairs closer than `margin` (squared distance: cosine above 1 − margin / 2) are copies."""
+    distances = pairwise_squared_distances(embeddings)
+    positives, negatives = label_masks(labels)
+    logits = (margin - distances) / temperature
+    copies = ops.where(positives, ops.softplus(-logits), 0.0)
+    others = ops.where(negatives, ops.softplus(logits), 0.0)
+    errors = copies + others
+    return ops.mean(ops.sum(errors, axis=1))
+
+
 DISTIL_TARGETS: tuple[str, ...] = ("cosine", "softmax")
 
 
@@ -187,7 +204,11 @@ def batch_terms(
         ops.where(
             ops.equal(loss, 1),
             contrastive_loss(embeddings, labels, margin),
-            infonce_loss(embeddings, labels, temperature),
+            ops.where(
+                ops.equal(loss, 2),
+                infonce_loss(embeddings, labels, temperature),
+                sigmoid_loss(embeddings, labels, margin, temperature),
+            ),
         ),
     )
     return BatchTerms(value, triplet.active, triplet.pos_dist, triplet.neg_dist)
