@@ -626,8 +626,10 @@ def calibrate(
     work: Path,
     target: float,
     draws: int = CALIBRATION_DRAWS,
+    align: bool = True,
 ) -> dict[str, Any]:
-    """The lowest threshold reaching `target` pair precision on the validation split's benchmark.
+    """The lowest threshold reaching `target` pair precision on the validation split's benchmark,
+    then the pHash rule and (when `align`) the alignment rule.
 
     Precision at 0.99 allows about one false pair in a hundred found, so a single look-alike series
     among 250 originals can move the threshold a lot. The threshold is therefore chosen on the pairs
@@ -688,7 +690,12 @@ def calibrate(
         PAIR_SCREEN_SLACK,
     )
     rule = scans.checked_rule(threshold, candidates, target, engine)
-    alignment = scans.checked_alignment(threshold, rule, pair_aligner(embedder), target, engine, workers)
+    print(f"threshold {threshold:.4f}, pHash rule {rule or 'none'}: {engine}", flush=True)
+    alignment = (
+        scans.checked_alignment(threshold, rule, pair_aligner(embedder), target, engine, workers)
+        if align
+        else {}
+    )
     return {
         "split": "val",
         "protocol": "benchmarks.accuracy",
@@ -1053,7 +1060,8 @@ def main() -> None:
     parser.add_argument(
         "--no-alignment",
         action="store_true",
-        help="leave out the row of a scan with --aligned-copies (it aligns pairs below the threshold: slow)",
+        help="leave out the row of a scan with --aligned-copies, or with --calibrate the alignment rule "
+        "(it aligns pairs below the threshold: slow; a card calibrated so has no alignment rule)",
     )
     parser.add_argument("--work", type=Path, default=Path.home() / ".cache" / "dupfinder" / "bench")
     parser.add_argument(
@@ -1078,6 +1086,7 @@ def main() -> None:
             args.work,
             args.target_precision,
             args.draws,
+            align=not args.no_alignment,
         )
         write_threshold(model, calibration)
         print(json.dumps(calibration, indent=2))
