@@ -94,26 +94,19 @@ def test_infonce_matches_a_reference_and_rewards_separation() -> None:
 
 
 def test_sigmoid_loss_by_hand_and_its_boundary() -> None:
-    """Boundary 0.6 (squared distance), temperature 0.5. Row a: p at 0.8 is a copy outside the
-    boundary, softplus(0.4); n1 at 2.0 and n2 at 0.4 are others, softplus(-2.8) and softplus(0.4).
-    Pulling the copy inside the boundary lowers the loss."""
+    """Boundary 0.6 (squared distance), temperature 0.5, so each pair's logit is (0.6 − d²) / 0.5.
+    The copies a-p (d² 0.8, both ways) lie outside the boundary: softplus(0.4) each. Of the ten
+    ordered pairs of others, four at 0.4 lie inside it (softplus(0.4)), four at 2.0 far outside
+    (softplus(−2.8)) and two at 3.2 farther (softplus(−5.2)). Summed per row, averaged over the four
+    rows. Pulling the copy inside the boundary lowers the loss."""
 
     def softplus(x: float) -> float:
         return math.log1p(math.exp(x))
 
     margin, temperature = 0.6, 0.5
-    distances = keras.ops.convert_to_numpy(losses.pairwise_squared_distances(EMBEDDINGS))
-    expected = 0.0
-    for i in range(4):
-        for j in range(4):
-            if i != j:
-                z = (margin - distances[i, j]) / temperature
-                expected += softplus(-z) if LABELS[i] == LABELS[j] else softplus(z)
-    expected /= 4
+    expected = (6 * softplus(0.4) + 4 * softplus(-2.8) + 2 * softplus(-5.2)) / 4
     value = float(keras.ops.convert_to_numpy(losses.sigmoid_loss(EMBEDDINGS, LABELS, margin, temperature)))
     assert value == pytest.approx(expected, abs=1e-5)
-    row_a = softplus(0.4) + softplus(-2.8) + softplus(0.4)  # by hand, from the docstring
-    assert expected * 4 > row_a  # the other rows add to it
     together = np.array([A, A, N1, N2], np.float32)
     closer = float(keras.ops.convert_to_numpy(losses.sigmoid_loss(together, LABELS, margin, temperature)))
     assert closer < value
