@@ -27,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks.corpus import hard_pairs, images, unpack
+from benchmarks.corpus import hard_pairs, images, leak_screen, unpack
 from benchmarks.corpus.images import Record
 
 RESERVED = (
@@ -40,7 +40,10 @@ RESERVED = (
 RESERVED_PREFIXES = ("lomiri-wallpapers",)
 DEFAULT_CACHE = Path("~/.cache/dupfinder").expanduser()
 PACKAGES_FILE = Path(__file__).with_name("packages.txt")
+BUNDLED_MODEL = Path(__file__).parents[2] / "resources" / "models" / "dupfinder-default.onnx"
 KINDS = ("photo", "art", "auto", "skip")
+EXTRA_SPLIT = "extra"  # training-only pictures (`--extras`): never drawn by the accuracy benchmark
+EXTRA_EXTS = frozenset({".tga"})  # read for training-only packages only: the main corpus stays as it was
 SPLITS = (("train", 80), ("val", 90), ("test", 100))  # cumulative percent of the source-id hash
 MAX_NAME = 150
 
@@ -52,6 +55,12 @@ class Package:
     name: str
     version: str
     rules: tuple[tuple[str, str], ...]  # (kind, glob), first match wins
+    extra: bool = False  # from the training-only list: its pictures go to EXTRA_SPLIT
+
+    @property
+    def image_exts(self) -> frozenset[str]:
+        """File extensions looked at (and unpacked from archives) for this package."""
+        return images.IMAGE_EXTS | EXTRA_EXTS if self.extra else images.IMAGE_EXTS
 
 
 def is_reserved(name: str) -> bool:
@@ -59,7 +68,7 @@ def is_reserved(name: str) -> bool:
     return name in RESERVED or name.startswith(RESERVED_PREFIXES)
 
 
-def parse_packages(path: Path) -> list[Package]:
+def parse_packages(path: Path, extra: bool = False) -> list[Package]:
     """Read the pin file; reject reserved packages loudly so nobody trains on them by accident."""
     packages = []
     for lineno, raw in enumerate(path.read_text().splitlines(), 1):
@@ -78,7 +87,7 @@ def parse_packages(path: Path) -> list[Package]:
             if kind not in KINDS or not glob:
                 raise ValueError(f"{path}:{lineno}: bad rule {token!r}, expected KIND:GLOB, KIND in {KINDS}")
             rules.append((kind, glob))
-        packages.append(Package(name, version, tuple(rules)))
+        packages.append(Package(name, version, tuple(rules), extra))
     return packages
 
 
@@ -124,7 +133,7 @@ def fetch(pkg: Package, debs: Path, raw: Path) -> str:
     shutil.rmtree(partial, ignore_errors=True)
     partial.mkdir(parents=True)
     subprocess.run(["dpkg", "-x", str(deb), str(partial)], check=True)
-    unpack.expand_archives(partial, images.IMAGE_EXTS)
+    unpack.expand_archives(partial, pkg.image_exts)
     shutil.rmtree(root, ignore_errors=True)
     partial.rename(root)
     marker.write_text(version + "\n")
@@ -147,7 +156,7 @@ def list_jobs(pkg: Package, version: str, raw: Path) -> list[images.Job]:
         for fname in sorted(filenames):
             path = Path(dirpath, fname)
             rel = path.relative_to(root).as_posix()
-            kind = rule_kind(pkg, rel) if path.suffix.lower() in images.IMAGE_EXTS else None
+            kind = rule_kind(pkg, rel) if path.suffix.lower() in pkg.image_exts else None
             if kind:
                 jobs.append(images.Job(pkg.name, version, rel, str(path), kind))
     return jobs
@@ -168,7 +177,12 @@ def unit_signature(rec: Record) -> np.ndarray:
     return sig / max(float(np.linalg.norm(sig)), 1e-6)
 
 
-def dedup(records: list[Record], families: dict[str, int], limits: tuple[int, int, float]) -> dict[str, str]:
+def dedup(
+    records: list[Record],
+    families: dict[str, int],
+    limits: tuple[int, int, float],
+    extra_packages: frozenset[str] = frozenset(),
+) -> dict[str, str]:
     """Drop exact copies, then perceptual near-copies, keeping the largest; returns {dropped: kept}.
 
     A near-copy is close in pHash and dHash (catches resized, re-encoded and recoloured copies) and
@@ -176,9 +190,14 @@ def dedup(records: list[Record], families: dict[str, int], limits: tuple[int, in
     flags or star clusters). Members of a hard-negative family (`families`: key -> family number)
     go first and are never dropped for resembling their own siblings, so similar-but-different
     pairs survive; a copy of them elsewhere (another folder or package) is still dropped.
+    Pictures of `extra_packages` (training-only) come last: one that copies a corpus picture is
+    dropped, never the corpus picture, so train, val and test stay what they were without them.
     """
     max_phash, max_dhash, min_corr = limits
-    order = sorted(records, key=lambda r: (r.key not in families, -r.width * r.height, r.key))
+    order = sorted(
+        records,
+        key=lambda r: (r.package in extra_packages, r.key not in families, -r.width * r.height, r.key),
+    )
     phash = np.zeros(len(order), dtype=np.uint64)
     dhash = np.zeros(len(order), dtype=np.uint64)
     family = np.full(len(order), -1, dtype=np.int64)
@@ -265,6 +284,39 @@ def write_outputs(
     return counts
 
 
+LEAK_REASON = "training-only, like a val/test picture"
+
+
+def screen_extras(
+    kept: list[Record], forced: dict[str, str], model: Path, threshold: float
+) -> tuple[dict[str, object], dict[str, str]]:
+    """Mark training-only pictures that look like a val or test picture as rejected (see
+    `leak_screen`); returns what the summary records and {dropped key: "held-out key (cosine)"}."""
+    from dupfinder.embedder import Embedder  # only a build with --extras needs onnxruntime
+
+    candidates = [r for r in kept if forced.get(r.key) == EXTRA_SPLIT]
+    held_out = [r for r in kept if (forced.get(r.key) or split_of(source_family(r))) in ("val", "test")]
+    embedder = Embedder(model, device="cpu")
+    drops = leak_screen.screen(
+        embedder,
+        [Path(r.stage_small) for r in candidates],
+        [Path(r.stage_small) for r in held_out],
+        threshold,
+    )
+    like: dict[str, str] = {}
+    for index, (held, score) in drops.items():
+        candidates[index].reject = LEAK_REASON
+        like[candidates[index].key] = f"{held_out[held].key} ({score:.3f})"
+    summary: dict[str, object] = {
+        "model": embedder.card.name,
+        "model_sha256": embedder.sha256,
+        "threshold": threshold,
+        "screened": len(candidates),
+        "dropped": len(drops),
+    }
+    return summary, like
+
+
 def write_rejects(out: Path, rejected: list[Record], dropped: dict[str, str]) -> dict[str, int]:
     """Record why every other candidate was left out, so the filters can be audited."""
     reasons: dict[str, int] = {}
@@ -299,26 +351,39 @@ def build(args: argparse.Namespace) -> dict[str, object]:
     start = time.monotonic()
     out = args.out.expanduser()
     packages = parse_packages(args.packages)
+    extras = parse_packages(args.extras, extra=True) if args.extras else []
+    both = sorted({p.name for p in packages} & {p.name for p in extras})
+    if both:
+        raise ValueError(f"in both the corpus and the training-only list: {', '.join(both)}")
     for tree in ("images", "small", ".stage"):
         shutil.rmtree(out / tree, ignore_errors=True)
     (out / ".stage").mkdir(parents=True)
-    versions, jobs = fetch_all(packages, args.debs.expanduser(), args.raw.expanduser())
+    versions, jobs = fetch_all(packages + extras, args.debs.expanduser(), args.raw.expanduser())
     settings = images.Settings(str(out / ".stage"), args.max_side, args.small_side)
     with Pool(args.jobs) as pool:
         records = list(pool.imap(images.analyse, [(job, settings) for job in jobs], chunksize=8))
     usable = [r for r in records if r.reject is None]
     families = hard_pairs.families(usable)
     protected = {m.key: i for i, members in enumerate(families.values()) for m in members}
-    dropped = dedup(usable, protected, (args.max_phash, args.max_dhash, args.min_corr))
+    extra_names = frozenset(p.name for p in extras)
+    dropped = dedup(usable, protected, (args.max_phash, args.max_dhash, args.min_corr), extra_names)
     pairs, forced, copies = hard_pairs.make_pairs(families, {r.key for r in usable} - set(dropped))
     dropped.update({key: "(a hard-negative sibling)" for key in copies})
     kept = [r for r in usable if r.key not in dropped]
+    forced.update({r.key: EXTRA_SPLIT for r in kept if r.package in extra_names})
+    screened: dict[str, object] | None = None
+    if extras:
+        screened, like = screen_extras(kept, forced, args.screen_model, args.screen_threshold)
+        dropped.update(like)
+        kept = [r for r in kept if r.reject is None]
     counts = write_outputs(out, kept, pairs, forced)
     reasons = write_rejects(out, [r for r in records if r.reject or r.key in dropped], dropped)
     shutil.rmtree(out / ".stage", ignore_errors=True)
     summary = {
         "packages": versions,
-        "version_fallbacks": sorted(p.name for p in packages if versions[p.name] != p.version),
+        "version_fallbacks": sorted(p.name for p in packages + extras if versions[p.name] != p.version),
+        "training_only_packages": sorted(extra_names),
+        "training_only_screen": screened,
         "candidates": len(records),
         "kept": len(kept),
         "rejected": reasons,
@@ -343,6 +408,24 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--raw", type=Path, default=DEFAULT_CACHE / "raw", help="unpacked packages")
     parser.add_argument("--debs", type=Path, default=DEFAULT_CACHE / "debs", help="downloaded .deb files")
     parser.add_argument("--packages", type=Path, default=PACKAGES_FILE, help="pinned package list")
+    parser.add_argument(
+        "--extras",
+        type=Path,
+        help="training-only package list (benchmarks/corpus/train-extras.txt): its pictures go to "
+        f"images/{EXTRA_SPLIT}/ and small/{EXTRA_SPLIT}/, never to train, val or test",
+    )
+    parser.add_argument(
+        "--screen-model",
+        type=Path,
+        default=BUNDLED_MODEL,
+        help="with --extras: the model that finds training-only pictures like a val or test picture",
+    )
+    parser.add_argument(
+        "--screen-threshold",
+        type=float,
+        default=leak_screen.DEFAULT_THRESHOLD,
+        help="with --extras: drop a training-only picture whose cosine to a val/test picture reaches this",
+    )
     parser.add_argument("--max-side", type=int, default=512, help="longest side of images/ JPEGs")
     parser.add_argument("--small-side", type=int, default=256, help="longest side of small/ JPEGs")
     parser.add_argument("--max-phash", type=int, default=6, help="near-duplicate: pHash distance <= this")

@@ -26,7 +26,7 @@ def shrink(source: Path, target: Path, side: int, quality: int) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS)
-    parser.add_argument("--split", default="train", choices=("train", "val", "test"))
+    parser.add_argument("--split", default="train", choices=("train", "val", "test", "extra"))
     parser.add_argument("--side", type=int, default=176)
     parser.add_argument("--quality", type=int, default=85)
     parser.add_argument("--out", type=Path, required=True)
