@@ -11,10 +11,19 @@ t0=$(date +%s)
 python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl || exit 1
 export PYTHONPATH=/tmp/site:$PWD KERAS_BACKEND=jax PYTHONUNBUFFERED=1 JAX_COMPILATION_CACHE_DIR=/tmp/jax-cache
 nvidia-smi --query-gpu=name,memory.total --format=csv,noheader; nproc
-DATA=$PWD/.carry/gpu-train/train
+# Pictures: .carry/gpu-train/train, plus .carry/gpu-train/extra (the corpus's training-only split)
+# when a call carried it. The two exceed one call's 64 MiB, so a call may carry either: each is
+# copied to /tmp/gpu-train, which a warm machine keeps, and a run trains on what is there.
+mkdir -p /tmp/gpu-train
+for part in train extra; do
+  if [ -d .carry/gpu-train/$part ]; then rm -rf /tmp/gpu-train/$part; cp -r .carry/gpu-train/$part /tmp/gpu-train/; fi
+done
+DATA=(/tmp/gpu-train/train)
+[ -d /tmp/gpu-train/extra ] && DATA+=(/tmp/gpu-train/extra)
+echo "pictures: $(find "${DATA[@]}" -name "*.jpg" | wc -l) in ${DATA[*]}"
 RUN=/tmp/run
 if [ -n "${INIT:-}" ]; then
-  echo "starting from $INIT"; rm -rf $RUN /tmp/run.log; args=($DATA --init-weights $INIT $OPTIONS)
+  echo "starting from $INIT"; rm -rf $RUN /tmp/run.log; args=("${DATA[@]}" --init-weights $INIT $OPTIONS)
 elif [ -f $RUN/checkpoints/last.npz ]; then
   echo "resuming the warm machine's run"; args=(--resume)
 else
