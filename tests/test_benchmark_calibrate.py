@@ -74,23 +74,23 @@ def calibrated(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         corpus, work = _corpus(root / "corpus", look_alikes), root / "work"
         result = calibrate(corpus, model, ORIGINALS, 1, 0, work, TARGET, DRAWS, align=False)
         scores = _pooled_scores(corpus, work, Embedder(model, device="cpu"))
-        outcomes[str(look_alikes)] = (result, *scores, corpus)
+        outcomes["look-alike" if look_alikes else "plain"] = (result, *scores, corpus)
     return outcomes
 
 
 def test_calibration_pools_every_copy_of_every_draw(calibrated: dict[str, Any]) -> None:
-    result, positive, _, _ = calibrated["False"]
+    result, positive, _, _ = calibrated["plain"]
     assert result["split"] == "val" and result["alignment"] == {}
     assert [draw["seed"] for draw in result["draws"]] == list(range(DRAWS))
     blanks = sum(draw["blank_variants_left_out"] for draw in result["draws"])
     assert result["positive_pairs"] == DRAWS * ORIGINALS * COPIES_PER_ORIGINAL - blanks == len(positive)
 
 
-@pytest.mark.parametrize("look_alikes", ["False", "True"])
+@pytest.mark.parametrize("corpus_kind", ["plain", "look-alike"])
 def test_the_threshold_keeps_the_precision_on_the_pairs_counted_anew(
-    calibrated: dict[str, Any], look_alikes: str
+    calibrated: dict[str, Any], corpus_kind: str
 ) -> None:
-    result, positive, negative, _ = calibrated[look_alikes]
+    result, positive, negative, _ = calibrated[corpus_kind]
     threshold = result["min_similarity"]
     found, false = int((positive >= threshold).sum()), int((negative >= threshold).sum())
     assert found / max(1, found + false) >= TARGET
@@ -99,7 +99,7 @@ def test_the_threshold_keeps_the_precision_on_the_pairs_counted_anew(
 
 
 def test_a_listed_look_alike_pushes_the_threshold_above_itself(calibrated: dict[str, Any]) -> None:
-    plain, (with_look_alike, _, _, corpus) = calibrated["False"][0], calibrated["True"]
+    plain, (with_look_alike, _, _, corpus) = calibrated["plain"][0], calibrated["look-alike"]
     pair = [corpus / "images" / "val" / f"synth__sign_{n}.jpg" for n in ("one", "two")]
     vectors = embed_files(pair, Embedder(find_model(), device="cpu"), 1, second_looks=False).vectors
     look_alike_similarity = float(vectors[0] @ vectors[1])
