@@ -6,7 +6,9 @@ same files and pairs (`benchmarks.accuracy.build_files`, draws of originals pool
 - for each transform, how alike the model finds a copy and its original (quantiles, and the share
   at or above the threshold): which edits the model does not yet absorb;
 - recall, false pairs and pair precision on a ladder of thresholds around the card's: how far the
-  threshold would have to move, and what that would cost;
+  threshold would have to move, and what that would cost; and the loosest threshold whose pooled
+  pair precision on these draws reaches the target (0.99), with each transform's share found there,
+  so that two models whose similarities have different scales compare at equal precision;
 - the look-alike series behind the false pairs (pairs of `sibling_key` series, with their count at
   the threshold and the most similar pair's files): whether precision is lost to a few series or
   to many unrelated pictures;
@@ -18,7 +20,8 @@ same files and pairs (`benchmarks.accuracy.build_files`, draws of originals pool
 It also runs on the training split (`--split train`), which no other benchmark reads: if a model
 scores its own training pictures' copies no higher than the validation split's, more steps on the
 same pictures will not help, and a larger network or another objective might. Nothing here writes a
-card or picks a threshold; describing the test split is allowed, tuning on what it shows is not.
+card or picks a threshold for one (calibration does, `benchmarks.accuracy --split val
+--calibrate`); describing the test split is allowed, tuning on what it shows is not.
 
     python -m benchmarks.explain --split val --model COPY.onnx
 """
@@ -112,11 +115,28 @@ def score_draw(files: BenchFiles, vectors: np.ndarray, floor: float, into: Poole
         into.examples.append((a[1], b[1]))
 
 
+def loosest_at(positive: np.ndarray, negative: np.ndarray, target: float) -> float | None:
+    """The lowest score at which the pair precision of every pair scoring at least that much
+    reaches `target` (tied scores pass together); None when no score does."""
+    scores = np.concatenate([positive, negative])
+    is_positive = np.concatenate([np.ones(len(positive), bool), np.zeros(len(negative), bool)])
+    order = np.argsort(-scores, kind="stable")
+    ranked, hits = scores[order], np.cumsum(is_positive[order])
+    ends = np.append(ranked[1:] != ranked[:-1], True)
+    reached = np.flatnonzero(ends & (hits >= target * np.arange(1, len(scores) + 1)))
+    return float(ranked[reached[-1]]) if reached.size else None
+
+
 def by_transform(
-    positive: np.ndarray, transform: np.ndarray, threshold: float, differences: dict[str, float | None]
+    positive: np.ndarray,
+    transform: np.ndarray,
+    threshold: float,
+    differences: dict[str, float | None],
+    at_target: float | None = None,
 ) -> list[dict[str, Any]]:
-    """Per transform, in tier order: copies, quantiles of their similarity, share found, and the
-    median input difference of a sample of them (`differences`)."""
+    """Per transform, in tier order: copies, quantiles of their similarity, share found at the
+    threshold and at `at_target` (the loosest threshold at the target precision), and the median
+    input difference of a sample of them (`differences`)."""
     rows = []
     for level, names in TIER_LEVELS.items():
         for name in names:
@@ -126,6 +146,8 @@ def by_transform(
             row: dict[str, Any] = {"transform": name, "tier": level, "copies": int(scores.size)}
             row.update({f"q{round(q * 100):02d}": round(float(np.quantile(scores, q)), 4) for q in QUANTILES})
             row["found"] = round(float((scores >= threshold).mean()), 4)
+            found = None if at_target is None else round(float((scores >= at_target).mean()), 4)
+            row["found_at_target"] = found
             row["input_difference"] = differences.get(name)
             rows.append(row)
     return rows
@@ -190,6 +212,7 @@ def explain(
     workers: int,
     threshold: float | None = None,
     top: int = 15,
+    target: float = 0.99,
 ) -> dict[str, Any]:
     """Describe `model` on `split` (draws `seeds` pooled) around `threshold` (default: its card's)."""
     embedder = Embedder(model, device="cpu")
@@ -204,6 +227,9 @@ def explain(
     positive, transform, negative = pooled.arrays()
     series = false_pair_series(pooled, threshold, top, embedder.card)
     at_threshold = int((negative >= threshold).sum())
+    at_target = loosest_at(positive, negative, target)
+    if at_target is not None and at_target < floor:  # unrelated pairs below the floor were not kept
+        at_target = None
     return {
         "model": str(model),
         "split": split,
@@ -211,7 +237,12 @@ def explain(
         "originals": originals,
         "threshold": round(float(threshold), 4),
         "copies": int(positive.size),
-        "by_transform": by_transform(positive, transform, threshold, copy_differences(pooled, embedder.card)),
+        "target_precision": target,
+        "threshold_at_target": None if at_target is None else round(at_target, 4),
+        "recall_at_target": None if at_target is None else round(float((positive >= at_target).mean()), 4),
+        "by_transform": by_transform(
+            positive, transform, threshold, copy_differences(pooled, embedder.card), at_target
+        ),
         "ladder": ladder(positive, negative, [*LADDER, threshold]),
         "false_pairs_at_threshold": at_threshold,
         "false_pairs_from_listed_series": sum(g["false_pairs"] for g in series),
@@ -219,8 +250,8 @@ def explain(
     }
 
 
-def _number(value: float | None) -> str:
-    return "—" if value is None else f"{value:.2f}"
+def _number(value: float | None, digits: int = 2) -> str:
+    return "—" if value is None else f"{value:.{digits}f}"
 
 
 def markdown(result: dict[str, Any]) -> str:
@@ -228,13 +259,17 @@ def markdown(result: dict[str, Any]) -> str:
     lines = [
         f"{result['model']} on {result['split']}, draws {result['draws']}, threshold {result['threshold']}",
         "",
-        "| transform | tier | copies | 10% | 25% | median | found | input difference |",
-        "|---|---|---|---|---|---|---|---|",
+        f"Loosest threshold at {result['target_precision']} pair precision: "
+        f"{_number(result['threshold_at_target'], 4)}, recall {_number(result['recall_at_target'], 3)}",
+        "",
+        "| transform | tier | copies | 10% | 25% | median | found | found at the target | input difference |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for row in result["by_transform"]:
         lines.append(
             f"| {row['transform']} | {row['tier']} | {row['copies']} | {row['q10']:.3f} | {row['q25']:.3f} "
-            f"| {row['q50']:.3f} | {row['found']:.3f} | {_number(row['input_difference'])} |"
+            f"| {row['q50']:.3f} | {row['found']:.3f} | {_number(row['found_at_target'], 3)} "
+            f"| {_number(row['input_difference'])} |"
         )
     lines += ["", "| threshold | recall | false pairs | precision |", "|---|---|---|---|"]
     for row in result["ladder"]:
@@ -269,6 +304,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--originals", type=int, default=250)
     parser.add_argument("--threshold", type=float, default=None, help="default: the model card's")
     parser.add_argument("--top", type=int, default=15, help="series pairs listed")
+    parser.add_argument("--target-precision", type=float, default=0.99)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS)
     parser.add_argument("--work", type=Path, default=Path.home() / ".cache" / "dupfinder" / "bench")
@@ -288,6 +324,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         args.workers,
         args.threshold,
         args.top,
+        args.target_precision,
     )
     out = args.out or Path("benchmarks/results") / f"explain-{args.split}.json"
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -73,15 +73,39 @@ def test_the_ladder_counts_what_a_direct_count_gives(described: dict[str, Any]) 
     assert result["false_pairs_at_threshold"] == int((negative >= THRESHOLD).sum()) > 0
 
 
+def test_the_loosest_threshold_at_a_precision_judges_ties_together() -> None:
+    positive = np.array([0.9, 0.8, 0.7, 0.5])
+    negative = np.array([0.95, 0.7, 0.4])
+    # Every pair at or above: 0.95 → 0 of 1, 0.9 → 1 of 2, 0.8 → 2 of 3, 0.7 → 3 of 5 (the tied
+    # negative passes with the positive: 3 of 4 would be 0.75), 0.5 → 4 of 6, 0.4 → 4 of 7.
+    assert explain.loosest_at(positive, negative, 0.7) is None
+    assert explain.loosest_at(positive, negative, 0.65) == pytest.approx(0.5)
+    assert explain.loosest_at(positive, negative, 0.55) == pytest.approx(0.4)
+    assert explain.loosest_at(positive, np.zeros(0), 1.0) == pytest.approx(0.5)
+
+
+def _brute_loosest(positive: np.ndarray, negative: np.ndarray, target: float) -> float | None:
+    passing = [
+        t
+        for t in np.unique(np.concatenate([positive, negative]))
+        if (positive >= t).sum() >= target * ((positive >= t).sum() + (negative >= t).sum())
+    ]
+    return float(min(passing)) if passing else None
+
+
 def test_each_transform_is_described_by_its_own_copies(described: dict[str, Any]) -> None:
     result, positive, transform = described["result"], described["positive"], described["transform"]
     named = [row["transform"] for row in result["by_transform"]]
     assert named == [name for names in TIER_LEVELS.values() for name in names if name in set(transform)]
+    at_target = _brute_loosest(positive, described["negative"], 0.99)
+    assert at_target is not None and at_target >= THRESHOLD  # the floor kept every pair it needs
+    assert result["threshold_at_target"] == round(at_target, 4)
     for row in result["by_transform"]:
         scores = positive[transform == row["transform"]]
         assert row["copies"] == len(scores)
         assert row["q50"] == round(float(np.median(scores)), 4)
         assert row["found"] == round(float((scores >= THRESHOLD).mean()), 4)
+        assert row["found_at_target"] == round(float((scores >= at_target).mean()), 4)
     by_name = {row["transform"]: row["input_difference"] for row in result["by_transform"]}
     # A PNG copy is the picture itself; a crop to 40% moves every pixel.
     assert by_name["png"] < 2.0 < 20.0 < by_name["crop-40"]
