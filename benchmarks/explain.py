@@ -10,7 +10,8 @@ same files and pairs (`benchmarks.accuracy.build_files`, draws of originals pool
   pair precision on these draws reaches the target (0.99), with each transform's share found there,
   so that two models whose similarities have different scales compare at equal precision;
 - the look-alike series behind the false pairs (pairs of `sibling_key` series, with their count at
-  the threshold and the most similar pair's files): whether precision is lost to a few series or
+  the threshold, the most similar false pair's score and the two pictures it comes from, a copy's
+  original standing for the copy): whether precision is lost to a few series or
   to many unrelated pictures;
 - beside both, how far apart the two files are in the model's own input (mean absolute difference
   of its 0..255 pixels, `input_difference`): a look-alike that differs from its sibling less than a
@@ -182,7 +183,8 @@ def copy_differences(
 
 def false_pair_series(pooled: Pooled, threshold: float, top: int, card: ModelCard) -> list[dict[str, Any]]:
     """The pairs of series behind the false pairs at `threshold`, most false pairs first, each with
-    its most similar pair of source pictures and their input difference."""
+    the score of its most similar false pair, the two source pictures of that pair (the original
+    when one side is a copy) and their input difference."""
     _, _, negative = pooled.arrays()
     groups: dict[tuple[str, str], dict[str, Any]] = {}
     for score, key, example in zip(negative, pooled.series_pairs, pooled.examples):
@@ -280,7 +282,7 @@ def markdown(result: dict[str, Any]) -> str:
         f"False pairs at the threshold: {result['false_pairs_at_threshold']}, "
         f"{result['false_pairs_from_listed_series']} of them from these series:",
         "",
-        "| false pairs | most similar | input difference | within one series | the most similar pair |",
+        "| false pairs | most similar | input difference | within one series | its source pictures |",
         "|---|---|---|---|---|",
     ]
     for group in result["false_pair_series"]:
