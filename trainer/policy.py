@@ -152,6 +152,26 @@ def _resize_and_save(rng: np.random.Generator, ops: list[Op], size: int, light: 
         ops.append(("reencode", {"fmt": "WEBP", "quality": int(rng.integers(40, 96)), "draft_size": size}))
 
 
+def sample_look_alike(rng: np.random.Generator) -> Op:
+    """A local change that makes a look-alike, not a copy (`augment.rearrange_region`): a region of
+    4 to 15% of the picture mirrored, flipped, or replaced by another region's content."""
+    area = rng.uniform(0.04, 0.15)
+    aspect = math.exp(rng.uniform(math.log(0.5), math.log(2.0)))
+    width, height = min(1.0, math.sqrt(area * aspect)), min(1.0, math.sqrt(area / aspect))
+    return (
+        "rearrange_region",
+        {
+            "left": float(rng.uniform(0, 1 - width)) if width < 1 else 0.0,
+            "top": float(rng.uniform(0, 1 - height)) if height < 1 else 0.0,
+            "width": float(width),
+            "height": float(height),
+            "how": str(rng.choice(augment.REARRANGEMENTS)),
+            "from_left": float(rng.uniform(0, 1 - width)) if width < 1 else 0.0,
+            "from_top": float(rng.uniform(0, 1 - height)) if height < 1 else 0.0,
+        },
+    )
+
+
 def sample_ops(
     rng: np.random.Generator,
     strength: Strength,
@@ -197,6 +217,7 @@ _FUNCTIONS: dict[str, Callable[..., Image.Image]] = {
         "pad_to_aspect",
         "screenshot_canvas",
         "rescale",
+        "rearrange_region",
     )
 } | {"reencode": _reencode}
 

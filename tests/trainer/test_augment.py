@@ -152,3 +152,42 @@ def test_exif_rotation_tier_displays_like_the_original() -> None:
 def test_unknown_tier_is_named() -> None:
     with pytest.raises(ValueError, match="Invalid value for `tier`"):
         get_tier("sepia")
+
+
+def _changed_box(before: Image.Image, after: Image.Image) -> tuple[int, int, int, int] | None:
+    rows, cols = np.nonzero(np.abs(_pixels(before) - _pixels(after)).max(axis=2))
+    return (
+        None
+        if not len(rows)
+        else (int(cols.min()), int(rows.min()), int(cols.max()) + 1, int(rows.max()) + 1)
+    )
+
+
+def test_a_rearranged_region_changes_only_inside_its_box() -> None:
+    box = (40, 30, 100, 90)  # 60 × 60 pixels at (40, 30): fractions of the 200 × 150 photo below
+    fractions = {"left": 0.2, "top": 0.2, "width": 0.3, "height": 0.4}
+    mirrored = augment.rearrange_region(PHOTO, **fractions, how="mirror")
+    changed = _changed_box(PHOTO, mirrored)
+    assert changed is not None and box[0] <= changed[0] and changed[2] <= box[2]
+    assert box[1] <= changed[1] and changed[3] <= box[3]
+    expected = PHOTO.crop(box).transpose(Image.Transpose.FLIP_LEFT_RIGHT)
+    assert np.array_equal(_pixels(mirrored.crop(box)), _pixels(expected))
+    flipped = augment.rearrange_region(PHOTO, **fractions, how="flip")
+    assert np.array_equal(
+        _pixels(flipped.crop(box)), _pixels(PHOTO.crop(box).transpose(Image.Transpose.FLIP_TOP_BOTTOM))
+    )
+    moved = augment.rearrange_region(PHOTO, **fractions, how="move", from_left=0.6, from_top=0.5)
+    assert np.array_equal(_pixels(moved.crop(box)), _pixels(PHOTO.crop((120, 75, 180, 135))))
+    with pytest.raises(ValueError, match="`how`"):
+        augment.rearrange_region(PHOTO, **fractions, how="swirl")
+
+
+def test_a_sampled_look_alike_stays_small_and_inside_the_picture() -> None:
+    for seed in range(200):
+        name, params = policy.sample_look_alike(np.random.default_rng(seed))
+        assert name == "rearrange_region" and params["how"] in augment.REARRANGEMENTS
+        assert 0.04 - 1e-9 <= params["width"] * params["height"] <= 0.15 + 1e-9
+        assert params["left"] + params["width"] <= 1 + 1e-9 and params["top"] + params["height"] <= 1 + 1e-9
+    assert policy.sample_look_alike(np.random.default_rng(5)) == policy.sample_look_alike(
+        np.random.default_rng(5)
+    )
