@@ -140,8 +140,8 @@ def _fit_parser(commands: Any) -> None:
                     "type": float,
                     "default": 0.0,
                     "help": "share of odd batch slots that show, under a label of their own, the "
-                    "slot before's picture changed in one region (mirrored, flipped or moved "
-                    "content): look-alikes to tell from copies (0: none)",
+                    "slot before's picture with one region given another region's content: "
+                    "look-alikes to tell from copies (0: none)",
                 },
             ),
             ("--distribute", {"default": "none", "choices": ("none", "data-parallel")}),
