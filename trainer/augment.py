@@ -228,45 +228,6 @@ def overlay_logo(
     return Image.alpha_composite(image.convert("RGBA"), layer).convert("RGB")
 
 
-REARRANGEMENTS: tuple[str, ...] = ("mirror", "flip", "move")
-
-
-def rearrange_region(
-    image: Image.Image,
-    left: float,
-    top: float,
-    width: float,
-    height: float,
-    how: str = "mirror",
-    from_left: float = 0.0,
-    from_top: float = 0.0,
-) -> Image.Image:
-    """Change what one region shows and nothing else: not a copy, a look-alike of the picture.
-
-    Mirror or flip the region's own content, or `move` there the content of an equal region at
-    (`from_left`, `from_top`). The colours and the rest of the picture stay, as in two frames of
-    an animation or one wall texture with two different signs; the box is given in fractions.
-    """
-    _check(how in REARRANGEMENTS, "how", f"expected one of {REARRANGEMENTS}", how)
-    for name, value in (("width", width), ("height", height)):
-        _check(0 < value <= 1, name, "expected a fraction in (0, 1]", value)
-    for name, value in (("left", left), ("top", top), ("from_left", from_left), ("from_top", from_top)):
-        _check(0 <= value < 1, name, "expected a fraction in [0, 1)", value)
-    w, h = max(1, round(width * image.width)), max(1, round(height * image.height))
-    x, y = min(round(left * image.width), image.width - w), min(round(top * image.height), image.height - h)
-    if how == "move":
-        fx = min(round(from_left * image.width), image.width - w)
-        fy = min(round(from_top * image.height), image.height - h)
-        region = image.crop((fx, fy, fx + w, fy + h))
-    else:
-        region = image.crop((x, y, x + w, y + h))
-        flip = Image.Transpose.FLIP_LEFT_RIGHT if how == "mirror" else Image.Transpose.FLIP_TOP_BOTTOM
-        region = region.transpose(flip)
-    changed = image.copy()
-    changed.paste(region, (x, y))
-    return changed
-
-
 def add_border(image: Image.Image, width: float, colour: Colour = WHITE) -> Image.Image:
     """A frame around the picture, `width` a fraction of the shorter side."""
     _check(0 <= width <= 1, "width", "expected a fraction in [0, 1]", width)

@@ -134,16 +134,6 @@ def _fit_parser(commands: Any) -> None:
                     "the starting weights see them (hard negatives; 0: random batches)",
                 },
             ),
-            (
-                "--look-alikes",
-                {
-                    "type": float,
-                    "default": 0.0,
-                    "help": "share of odd batch slots that show, under a label of their own, the "
-                    "slot before's picture with one region given another region's content: "
-                    "look-alikes to tell from copies (0: none)",
-                },
-            ),
             ("--distribute", {"default": "none", "choices": ("none", "data-parallel")}),
             ("--init-weights", {"help": "start from a checkpoint or MODEL.weights.npz (fine-tuning)"}),
             ("--target-precision", {"type": float, "default": 0.99}),

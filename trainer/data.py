@@ -30,7 +30,7 @@ from PIL import Image
 from dupfinder.discover import IMAGE_EXTENSIONS, DiscoverOptions, discover
 from dupfinder.imaging import DecodeError, open_oriented_rgb
 from trainer.neighbours import Neighbours, grouped_order
-from trainer.policy import Strength, apply_ops, make_view, sample_look_alike
+from trainer.policy import Strength, make_view
 
 MODES: tuple[str, ...] = ("folders", "classes", "csv")
 
@@ -275,11 +275,6 @@ def split_rows(data: DataSet, fraction: float, seed: int) -> tuple[np.ndarray, n
     return rows[~is_val], rows[is_val]
 
 
-# A made look-alike's region must change by this much on average (0..255) to count as changed.
-MIN_LOOK_ALIKE_CHANGE = 20.0
-LOOK_ALIKE_TRIES = 4
-
-
 @dataclass(frozen=True)
 class Renderer:
     """Turns (epoch, batch index) into a batch of views: pure, so any process can render any batch."""
@@ -293,9 +288,6 @@ class Renderer:
     min_crop_area: float = 0.4
     # Per position in `rows`: positions of look-alikes to batch with it (`trainer.neighbours`).
     neighbours: Neighbours | None = None
-    # Share of odd batch slots that show, instead of their own row, a made look-alike of the
-    # previous slot's picture (`policy.sample_look_alike`) under a label of its own.
-    look_alike_share: float = 0.0
 
     def steps(self) -> int:
         return max(1, len(self.rows) // self.batch_size)
@@ -313,56 +305,19 @@ class Renderer:
         views: list[np.ndarray] = []
         labels: list[int] = []
         failures = 0
-        previous: int | None = None  # the picture the previous slot showed
         for slot, row in enumerate(self.batch_rows(epoch, index)):
             rng = np.random.default_rng([self.seed, epoch, index, slot])
-            pair = None
-            if slot % 2 and previous is not None and self._makes_look_alike(rng):
+            for attempt in range(len(self.data.rows)):
                 try:
-                    pair = self._look_alike_views(previous, -1 - slot, rng)
+                    pair = self._row_views(self.data.rows[(row + attempt) % len(self.data.rows)], rng)
+                    break
                 except DecodeError:
-                    failures += 1  # the slot shows its own row instead (as when no change shows)
-                previous = None
-            if pair is None:
-                for attempt in range(len(self.data.rows)):
-                    try:
-                        shown = self.data.rows[(row + attempt) % len(self.data.rows)]
-                        pair = self._row_views(shown, rng)
-                        break
-                    except DecodeError:
-                        failures += 1  # a file that broke since the check: another row takes its place
-                else:
-                    raise DataError("no picture of the data set can be decoded any more")
-                previous = shown[0]
+                    failures += 1  # a file that broke since the check: another row takes its place
+            else:
+                raise DataError("no picture of the data set can be decoded any more")
             views += [v for v, _ in pair]
             labels += [label for _, label in pair]
         return np.stack(views), np.asarray(labels, np.int32), failures
-
-    def _makes_look_alike(self, rng: np.random.Generator) -> bool:
-        return self.look_alike_share > 0 and self.data.mode != "csv" and rng.random() < self.look_alike_share
-
-    def _look_alike_views(
-        self, picture: int, label: int, rng: np.random.Generator
-    ) -> list[tuple[np.ndarray, int]] | None:
-        """Two light views (resized, re-saved: no crop could leave the change out) of a picture
-        changed in one region: a negative for the previous slot's picture, a positive pair itself.
-        `label` is negative, so it never equals a picture's own. None when no drawn change is
-        visible (a plain background mirrored is the same picture, not a look-alike)."""
-        source = self._source(picture)
-        original = np.asarray(source, np.int16)
-        for _ in range(LOOK_ALIKE_TRIES):
-            op = sample_look_alike(rng)
-            changed = apply_ops(source, [op])
-            share = op[1]["width"] * op[1]["height"]
-            if np.abs(np.asarray(changed, np.int16) - original).mean() >= MIN_LOOK_ALIKE_CHANGE * share:
-                return [
-                    (
-                        make_view(changed, rng, "light", self.image_size, self.resize, self.min_crop_area),
-                        label,
-                    )
-                    for _ in range(2)
-                ]
-        return None
 
     def _source(self, picture: int) -> Image.Image:
         image, _, _ = open_oriented_rgb(Path(self.data.paths[picture]), draft_size=2 * self.image_size)

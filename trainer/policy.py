@@ -152,28 +152,6 @@ def _resize_and_save(rng: np.random.Generator, ops: list[Op], size: int, light: 
         ops.append(("reencode", {"fmt": "WEBP", "quality": int(rng.integers(40, 96)), "draft_size": size}))
 
 
-def sample_look_alike(rng: np.random.Generator) -> Op:
-    """A local change that makes a look-alike, not a copy (`augment.rearrange_region`): a region of
-    2 to 8% of the picture given another region's content. Not mirrored or flipped in place: a
-    share of 0.25 of those made the network find mirrored copies 0.55 → 0.24 on the validation
-    split after five epochs, a mirror image being a copy."""
-    area = rng.uniform(0.02, 0.08)
-    aspect = math.exp(rng.uniform(math.log(0.5), math.log(2.0)))
-    width, height = min(1.0, math.sqrt(area * aspect)), min(1.0, math.sqrt(area / aspect))
-    return (
-        "rearrange_region",
-        {
-            "left": float(rng.uniform(0, 1 - width)),
-            "top": float(rng.uniform(0, 1 - height)),
-            "width": float(width),
-            "height": float(height),
-            "how": "move",
-            "from_left": float(rng.uniform(0, 1 - width)),
-            "from_top": float(rng.uniform(0, 1 - height)),
-        },
-    )
-
-
 def sample_ops(
     rng: np.random.Generator,
     strength: Strength,
@@ -219,7 +197,6 @@ _FUNCTIONS: dict[str, Callable[..., Image.Image]] = {
         "pad_to_aspect",
         "screenshot_canvas",
         "rescale",
-        "rearrange_region",
     )
 } | {"reencode": _reencode}
 

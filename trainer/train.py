@@ -62,7 +62,6 @@ class FitOptions:
     checkpoint_steps: int = 0
     min_crop_area: float = 0.4
     neighbour_groups: int = 0  # >1: batch each picture with its nearest look-alikes (trainer.neighbours)
-    look_alikes: float = 0.0  # share of odd batch slots showing a made look-alike of the slot before
     distribute: str = "none"
     init_weights: str | None = None  # start from these branch weights (refresh, fine-tuning)
     target_precision: float = 0.99
@@ -87,10 +86,6 @@ class FitOptions:
         if self.neighbour_groups < 0:
             raise ValueError(
                 f"Invalid value for `neighbour_groups`: expected >= 0, received: {self.neighbour_groups}"
-            )
-        if not 0 <= self.look_alikes <= 1:
-            raise ValueError(
-                f"Invalid value for `look_alikes`: expected in [0, 1], received: {self.look_alikes}"
             )
         if self.resize not in RESIZE_MODES:
             raise ValueError(
@@ -227,7 +222,6 @@ def make_renderers(
             min_crop_area=options.min_crop_area,
             resize=options.resize,
             neighbours=_look_alikes(data, train_rows, options, start_weights),
-            look_alike_share=options.look_alikes,
         )
     }
     if len(val_rows):

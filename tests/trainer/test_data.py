@@ -6,7 +6,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image
 
 from tests.imagegen import corrupt_file, save, synthetic_photo
 from tests.trainer.conftest import make_photos
@@ -139,34 +138,3 @@ def test_worker_pool_renders_the_same_batches_as_inline(photos: Path) -> None:
         assert sequence.take_counters()[2] == 3
     finally:
         pooled.close()
-
-
-def test_made_look_alikes_take_odd_slots_under_labels_of_their_own(photos: Path) -> None:
-    data = load_data([photos])
-    rows = tuple(range(len(data.rows)))
-    plain = Renderer(data, rows, 6, 32, seed=3)
-    every = Renderer(data, rows, 6, 32, seed=3, look_alike_share=1.0)
-    views, labels, failures = every.render(0, 0)
-    plain_views, plain_labels, _ = plain.render(0, 0)
-    assert views.shape == plain_views.shape and failures == 0
-    made = labels < 0
-    # Slots 1, 3 and 5 (views 2-3, 6-7, 10-11) show look-alikes, each a positive pair of its own.
-    assert made.tolist() == [False, False, True, True] * 3
-    assert np.array_equal(labels[made][0::2], labels[made][1::2]) and len(set(labels[made].tolist())) == 3
-    # The even slots are what a batch without look-alikes shows.
-    assert np.array_equal(views[~made], plain_views[~made]) and np.array_equal(
-        labels[~made], plain_labels[~made]
-    )
-    # A look-alike shows its slot-before's picture changed, not another picture.
-    for slot in (1, 3, 5):
-        original, look_alike = views[4 * (slot // 2)].astype(int), views[2 * slot].astype(int)
-        other = views[4 * ((slot // 2 + 1) % 3)].astype(int)
-        assert np.abs(original - look_alike).mean() < np.abs(other - look_alike).mean()
-
-
-def test_a_change_that_does_not_show_makes_no_look_alike(tmp_path: Path) -> None:
-    for index, colour in enumerate(((200, 40, 40), (40, 200, 40), (40, 40, 200), (220, 220, 220))):
-        save(Image.new("RGB", (96, 72), colour), tmp_path / "plain" / f"{index}.png")
-    data = load_data([tmp_path / "plain"])
-    _, labels, _ = Renderer(data, tuple(range(4)), 4, 32, seed=3, look_alike_share=1.0).render(0, 0)
-    assert (labels >= 0).all()  # a flat picture mirrored in a region is still itself

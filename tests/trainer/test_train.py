@@ -85,8 +85,6 @@ def test_fit_options_are_validated(photos: Path, tmp_path: Path) -> None:
         _options([photos], tmp_path, batch_size=1)
     with pytest.raises(ValueError, match="Invalid value for `mining`"):
         _options([photos], tmp_path, mining="hardest")
-    with pytest.raises(ValueError, match="Invalid value for `look_alikes`: expected in \\[0, 1\\]"):
-        _options([photos], tmp_path, look_alikes=1.5)
 
 
 def test_fit_options_rebuild_a_trained_branch_or_say_what_they_cannot() -> None:
