@@ -33,6 +33,7 @@ import argparse
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -82,15 +83,22 @@ def _picture_of_source(files: BenchFiles) -> dict[int, Path]:
     return pictures
 
 
+@lru_cache(maxsize=256)
+def _model_input(path: Path, size: int, resize: str) -> np.ndarray:
+    """A file as the model receives it; cached because an original is compared with each of its
+    copies."""
+    return load_for_model(path, size, resize).pixels.astype(np.float32)  # type: ignore[arg-type]
+
+
 def input_difference(first: Path, second: Path, card: ModelCard) -> float | None:
     """Mean absolute difference (0..255) between two files as the model receives them (the
     engine's decode and resize); None when either cannot be decoded."""
     try:
-        a = load_for_model(first, card.input_size, card.resize).pixels  # type: ignore[arg-type]
-        b = load_for_model(second, card.input_size, card.resize).pixels  # type: ignore[arg-type]
+        a = _model_input(first, card.input_size, card.resize)
+        b = _model_input(second, card.input_size, card.resize)
     except DecodeError:
         return None
-    return float(np.abs(a.astype(np.float32) - b.astype(np.float32)).mean())
+    return float(np.abs(a - b).mean())
 
 
 def score_draw(files: BenchFiles, vectors: np.ndarray, floor: float, into: Pooled) -> None:
@@ -233,7 +241,7 @@ def explain(
     if at_target is not None and at_target < floor:  # unrelated pairs below the floor were not kept
         at_target = None
     return {
-        "model": str(model),
+        "model": embedder.card.name,  # as accuracy.json names it: no path of this machine
         "split": split,
         "draws": list(seeds),
         "originals": originals,
