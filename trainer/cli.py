@@ -149,9 +149,10 @@ def _fit_parser(commands: Any) -> None:
                 "--distil-target",
                 {
                     "default": "cosine",
-                    "choices": ("cosine", "softmax"),
+                    "choices": ("cosine", "softmax", "anchor"),
                     "help": "cosine: each pair's cosine regressed onto the teacher's (its scale kept, "
-                    "as one threshold needs); softmax: each view's ranking of the others (KL)",
+                    "as one threshold needs); softmax: each view's ranking of the others (KL); "
+                    "anchor: each view pulled onto the teacher's embedding of its picture's light view",
                 },
             ),
             ("--distil-weight", {"type": float, "default": 1.0, "help": "weight of the teacher's term"}),

@@ -24,6 +24,11 @@ losses find their triplets or pairs inside the batch:
   needs; or `softmax`, for each view the KL divergence from the teacher's softmax over its cosines
   to the other views to the student's, which teaches each view's ranking only. Either teaches how
   much alike the teacher finds each pair, look-alikes included, not only which pairs share a label.
+  A third target, `anchor`, leaves the pairs alone: every view's embedding is pulled onto the
+  teacher's embedding of its picture's first view in the batch (the light view, nearly the clean
+  picture), 1 − cosine averaged over views. The teacher is frozen, so the clean pictures keep its
+  geometry (and the look-alikes that set its threshold stay where they were) while the hard copies
+  learn to land on their original.
 
 Nothing here calls TensorFlow or JAX directly, so any Keras backend trains with it.
 """
@@ -151,7 +156,7 @@ def sigmoid_loss(embeddings: Any, labels: Any, margin: float, temperature: float
     return ops.mean(ops.sum(errors, axis=1))
 
 
-DISTIL_TARGETS: tuple[str, ...] = ("cosine", "softmax")
+DISTIL_TARGETS: tuple[str, ...] = ("cosine", "softmax", "anchor")
 
 
 def check_distil_options(target: str, temperature: float) -> None:
@@ -171,6 +176,19 @@ def cosine_regression_loss(student: Any, teacher: Any) -> Any:
     teacher = ops.cast(teacher, student.dtype)
     gap = ops.matmul(student, ops.transpose(student)) - ops.matmul(teacher, ops.transpose(teacher))
     return _masked_mean(ops.square(gap), other)
+
+
+def anchor_loss(student: Any, teacher: Any, labels: Any) -> Any:
+    """Mean over views of 1 − cos(student view, teacher's embedding of its label's first view).
+
+    The student's and the teacher's embeddings must have the same width (and meaning: a teacher
+    the student starts from, or was distilled from).
+    """
+    labels = ops.reshape(labels, (-1,))
+    same = ops.equal(ops.expand_dims(labels, 1), ops.expand_dims(labels, 0))
+    first = ops.argmax(ops.cast(same, "int32"), axis=1)  # each view's first view of its label
+    targets = ops.take(ops.cast(teacher, student.dtype), first, axis=0)
+    return ops.mean(1.0 - ops.sum(student * targets, axis=1))
 
 
 def distillation_loss(student: Any, teacher: Any, temperature: float) -> Any:

@@ -326,6 +326,8 @@ class SiameseModel(keras.Model):
         if teacher is not None and self.distil_tracker is not None:
             if self.distil_target == "cosine":
                 distil = losses.cosine_regression_loss(y_pred, teacher)
+            elif self.distil_target == "anchor":
+                distil = losses.anchor_loss(y_pred, teacher, labels)
             else:
                 distil = losses.distillation_loss(y_pred, teacher, self.distil_temperature)
             self.distil_tracker.update_state(distil)

@@ -43,5 +43,14 @@ class Teacher:
                 f"teacher {path} was made for --resize {card.resize}, the student trains with {resize}"
             )
 
+    def check_anchor_width(self, embedding_dim: int) -> None:
+        """`--distil-target anchor` pulls the student's vectors onto the teacher's: same width."""
+        width = self.embedder.card.embedding_dim
+        if width != embedding_dim:
+            raise TeacherError(
+                f"--distil-target anchor needs the teacher's embedding width: the teacher gives "
+                f"{width}-d vectors, the student {embedding_dim}-d (--embedding-dim {width})"
+            )
+
     def embed(self, views: np.ndarray) -> np.ndarray:
         return self.embedder.embed(views)

@@ -308,6 +308,8 @@ def fit(options: FitOptions, resume: bool = False, argv: list[str] | None = None
     keras.utils.set_random_seed(options.seed)
     # A teacher that cannot embed the views is refused before minutes go into loading and batching.
     teacher = Teacher(Path(options.teacher), options.image_size, options.resize) if options.teacher else None
+    if teacher is not None and options.distil_target == "anchor":
+        teacher.check_anchor_width(options.embedding_dim)
     data = load_data([Path(p) for p in options.data], options.mode)
     for path, reason in data.skipped[:5]:
         print(f"skipped {path}: {reason}", file=sys.stderr)

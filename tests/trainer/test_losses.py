@@ -189,3 +189,20 @@ def test_cosine_regression_is_zero_for_the_same_geometry_and_the_mean_squared_ga
     gap = (student @ student.T - EMBEDDINGS @ EMBEDDINGS.T)[~np.eye(4, dtype=bool)]
     value = float(keras.ops.convert_to_numpy(losses.cosine_regression_loss(student, EMBEDDINGS)))
     assert value == pytest.approx(float(np.mean(gap**2)), abs=1e-6) and value > 0
+
+
+def test_anchor_pulls_each_view_onto_the_teachers_first_view_of_its_picture() -> None:
+    labels = np.array([0, 0, 1, 1], np.int32)  # two pictures, a light view first and a full view
+    teacher = EMBEDDINGS  # cosines of the full views to their light views: A·P = 0.6, N1·N2 = -0.6
+    got = float(keras.ops.convert_to_numpy(losses.anchor_loss(EMBEDDINGS, teacher, labels)))
+    assert got == pytest.approx((0 + (1 - 0.6) + 0 + (1 + 0.6)) / 4, abs=1e-6)
+    landed = np.array([A, A, N1, N1], np.float32)  # every view on its light view's teacher vector
+    assert float(keras.ops.convert_to_numpy(losses.anchor_loss(landed, teacher, labels))) == pytest.approx(
+        0.0, abs=1e-6
+    )
+    # Labels need not be sorted: the target is the first view of the label wherever it lies.
+    order = np.array([1, 2, 0, 3])
+    moved_loss = losses.anchor_loss(landed[order], teacher[order], labels[order])
+    moved = float(keras.ops.convert_to_numpy(moved_loss))
+    # Picture 0's first view is now P: both its views (at A) are 1 - 0.6 from it; picture 1's land.
+    assert moved == pytest.approx((0.4 + 0 + 0.4 + 0) / 4, abs=1e-6)

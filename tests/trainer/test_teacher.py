@@ -71,7 +71,7 @@ def _student(photos: Path, out: Path, teacher: Path | None, target: str = "cosin
     return fit(options)
 
 
-@pytest.mark.parametrize("target", ["cosine", "softmax"])
+@pytest.mark.parametrize("target", ["cosine", "softmax", "anchor"])
 def test_a_student_trained_with_a_teacher_sees_pairs_more_as_the_teacher_does(
     trained_tiny_model: TrainedModel, tmp_path: Path, target: str
 ) -> None:
@@ -94,6 +94,8 @@ def test_a_student_trained_with_a_teacher_sees_pairs_more_as_the_teacher_does(
         student = keras.ops.convert_to_numpy(branch.predict(views.astype(np.float32), verbose=0))
         if target == "cosine":
             gap = losses.cosine_regression_loss(student, teacher)
+        elif target == "anchor":  # each picture's own vector, not its pairs: 1 - cosine to the teacher's
+            return float(np.mean(1.0 - np.sum(student * teacher, axis=1)))
         else:
             gap = losses.distillation_loss(student, teacher, 0.1)
         return float(keras.ops.convert_to_numpy(gap))
@@ -125,3 +127,16 @@ def test_fit_refuses_a_teacher_of_another_size_before_training(
     assert main([*args, "--teacher", str(trained_tiny_model.model)]) == 1
     assert "the student's views are uint8 [batch, 64, 64, 3]" in capsys.readouterr().err
     assert not (tmp_path / "run").exists()  # nothing was started
+
+
+def test_fit_refuses_an_anchor_teacher_of_another_width_before_training(
+    trained_tiny_model: TrainedModel, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from trainer.cli import main
+
+    photos = make_photos(tmp_path / "photos", 4)
+    args = ["fit", str(photos), "--out", str(tmp_path / "run"), "--image-size", str(SIDE)]
+    args += ["--embedding-dim", "16", "--teacher", str(trained_tiny_model.model), "--distil-target", "anchor"]
+    assert main(args) == 1
+    assert "the teacher gives 32-d vectors, the student 16-d" in capsys.readouterr().err
+    assert not (tmp_path / "run").exists()
