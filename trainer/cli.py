@@ -66,6 +66,15 @@ def _fit_parser(commands: Any) -> None:
             ("--embedding-dim", {"type": int, "default": 128}),
             ("--width", {"type": float, "default": 1.5, "help": "channel multiplier of the compact branch"}),
             ("--blocks", {"type": int, "default": 11, "help": "inverted-residual blocks used (1-11)"}),
+            (
+                "--extra-blocks",
+                {
+                    "type": int,
+                    "default": 0,
+                    "help": "more blocks of the last stage (0-16); grown from --init-weights, they "
+                    "start as the identity",
+                },
+            ),
             ("--activation", {"default": "hard_swish", "choices": ("relu", "relu6", "hard_swish", "swish")}),
             ("--backbone", {"default": "compact", "choices": ("compact", "mobilenet_v2")}),
             ("--backbone-weights", {"help": "local keras.applications weights file (no top) for --backbone"}),

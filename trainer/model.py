@@ -61,6 +61,10 @@ class BranchConfig:
     # Embed each picture and its mirror image and average the two: a mirrored copy then gets the
     # same vector (at twice the inference cost). Weightless, so it can be switched on at export.
     mirror_invariant: bool = False
+    # More blocks of the last stage (stride 1, its width), before the head: capacity where the map
+    # is smallest (4×4 at 128 px), so they cost little at inference. Grown from a trained branch,
+    # they start as the identity (`grow_into`), so fine-tuning starts from that branch's function.
+    extra_blocks: int = 0
 
     def __post_init__(self) -> None:
         _check(self.image_size >= 32, "image_size", "expected >= 32", self.image_size)
@@ -74,6 +78,13 @@ class BranchConfig:
         _check(1 <= self.blocks <= len(_BLOCKS), "blocks", f"expected 1..{len(_BLOCKS)}", self.blocks)
         _check(
             self.input_norm in INPUT_NORMS, "input_norm", f"expected one of {INPUT_NORMS}", self.input_norm
+        )
+        _check(0 <= self.extra_blocks <= 16, "extra_blocks", "expected 0..16", self.extra_blocks)
+        _check(
+            self.extra_blocks == 0 or self.backbone == "compact",
+            "extra_blocks",
+            "only the compact backbone takes extra blocks",
+            self.extra_blocks,
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -226,6 +237,9 @@ def _compact_features(pixels: Any, config: BranchConfig) -> Any:
     x = _norm_act(x, "stem", config)
     for index, spec in enumerate(_BLOCKS[: config.blocks]):
         x = _block(x, index, spec, config)
+    _, channels, _, kernel = _BLOCKS[config.blocks - 1]
+    for index in range(config.blocks, config.blocks + config.extra_blocks):
+        x = _block(x, index, (6, channels, 1, kernel), config)
     x = layers.Conv2D(_divisible(_HEAD_CHANNELS * config.width), 1, use_bias=False, name="head")(x)
     return _norm_act(x, "head", config)
 
@@ -335,3 +349,32 @@ class SiameseModel(keras.Model):
         # Under tf.distribute each replica's loss is divided by the replica count (gradients are
         # summed across replicas); Keras' own compiled losses do the same. A no-op elsewhere.
         return scale_loss_for_distribution(loss)
+
+
+def grow_into(branch: keras.Model, source: keras.Model) -> list[str]:
+    """Copy a trained branch into one with extra blocks (`BranchConfig.extra_blocks`), layer by
+    layer name; each block the source lacks starts as the identity (the scale of its last
+    normalisation zero, so the residual adds nothing). Returns the names of the new blocks.
+
+    Every layer of the source must be in the branch with weights of the same shapes: only blocks
+    may be added, nothing else changed.
+    """
+    theirs = {layer.name: layer for layer in source.layers}
+    mine = {layer.name for layer in branch.layers}
+    missing = sorted(name for name, layer in theirs.items() if layer.weights and name not in mine)
+    if missing:
+        raise ValueError(f"Invalid value for `source`: the branch has no layers {missing[:3]}")
+    added: list[str] = []
+    for layer in branch.layers:
+        if layer.name in theirs:
+            for target, value in zip(layer.weights, theirs[layer.name].weights):
+                if tuple(target.shape) != tuple(value.shape):
+                    raise ValueError(
+                        f"Invalid value for `source`: layer {layer.name} has weights of shape "
+                        f"{tuple(value.shape)}, the branch {tuple(target.shape)}"
+                    )
+                target.assign(value)
+        elif layer.name.endswith("_project_gn"):
+            layer.gamma.assign(ops.zeros_like(layer.gamma))
+            added.append(layer.name.removesuffix("_project_gn"))
+    return added

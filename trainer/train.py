@@ -24,7 +24,7 @@ from trainer import checkpoint, distribute, losses
 from trainer.data import DataSet, Renderer, load_data, split_rows
 from trainer.feeding import Feeder, FeedMonitor, ViewSequence
 from trainer.metrics import calibrate_threshold
-from trainer.model import BranchConfig, SiameseModel, build_branch
+from trainer.model import BranchConfig, SiameseModel, build_branch, grow_into
 from trainer.neighbours import Neighbours, embed_rows, neighbour_table
 from trainer.teacher import Teacher
 
@@ -49,6 +49,7 @@ class FitOptions:
     resize: str = "stretch"  # how pictures become the model's square input (dupfinder.imaging)
     input_norm: str = "fixed"  # how pixels become the network's input (trainer.model.INPUT_NORMS)
     mirror_invariant: bool = False  # embed each view and its mirror image, averaged (2x the compute)
+    extra_blocks: int = 0  # more last-stage blocks (identity at first when grown from --init-weights)
     loss: str = "triplet"
     mining: str = "semi-hard"
     margin: float = 0.3
@@ -131,6 +132,7 @@ class FitOptions:
             resize=self.resize,
             input_norm=self.input_norm,
             mirror_invariant=self.mirror_invariant,
+            extra_blocks=self.extra_blocks,
         )
 
 
@@ -266,9 +268,13 @@ def _look_alikes(
 def _build(options: FitOptions, total_steps: int, resume_from: Path | None) -> SiameseModel:
     branch = build_branch(options.branch_config())
     if options.init_weights:
-        source, _ = checkpoint.load_branch(Path(options.init_weights))
-        for target, value in zip(branch.weights, source.weights):
-            target.assign(value)
+        source, state = checkpoint.load_branch(Path(options.init_weights))
+        if state.branch_config.extra_blocks < options.extra_blocks:
+            added = grow_into(branch, source)
+            print(f"grown from {options.init_weights}: {len(added)} new block(s) start as the identity")
+        else:
+            for target, value in zip(branch.weights, source.weights):
+                target.assign(value)
     model = SiameseModel(
         branch,
         options.margin,

@@ -11,7 +11,7 @@ import onnx
 import onnxruntime as ort
 import pytest
 
-from trainer.model import BranchConfig, GeMPooling2D, SiameseModel, build_branch
+from trainer.model import BranchConfig, GeMPooling2D, SiameseModel, build_branch, grow_into
 from trainer.onnx_graph import UnsupportedLayer, branch_to_onnx
 
 SMALL = BranchConfig(image_size=48, width=0.5, blocks=3, embedding_dim=16)
@@ -58,6 +58,10 @@ def test_branch_options_are_validated() -> None:
         BranchConfig(activation="gelu")
     with pytest.raises(ValueError, match="`input_norm`: expected one of"):
         BranchConfig(input_norm="imagenet")
+    with pytest.raises(ValueError, match=r"`extra_blocks`: expected 0\.\.16"):
+        BranchConfig(extra_blocks=17)
+    with pytest.raises(ValueError, match="`extra_blocks`: only the compact backbone"):
+        BranchConfig(extra_blocks=1, backbone="mobilenet_v2")
 
 
 def test_a_training_step_reports_the_epoch_metrics() -> None:
@@ -151,6 +155,28 @@ def test_unknown_layers_stop_the_export_by_name() -> None:
         branch_to_onnx(keras.Model(inputs, outputs))
 
 
-def test_default_branch_meets_the_size_budget() -> None:
-    branch = build_branch(BranchConfig())
+@pytest.mark.parametrize("extra_blocks", [0, 4])
+def test_default_branch_meets_the_size_budget(extra_blocks: int) -> None:
+    branch = build_branch(BranchConfig(extra_blocks=extra_blocks))
     assert branch.count_params() * 4 < 20e6  # float32 weights: the ONNX file is about this size
+
+
+def test_extra_blocks_grow_a_trained_branch_without_changing_what_it_computes(tmp_path: Path) -> None:
+    small = build_branch(SMALL)
+    _randomise_norms(small)
+    grown = build_branch(replace(SMALL, extra_blocks=2))
+    assert len(grown.weights) > len(small.weights)
+    assert grow_into(grown, small) == ["block3", "block4"]  # after SMALL's blocks 0-2
+    pixels = np.random.default_rng(4).integers(0, 256, (3, 48, 48, 3)).astype(np.uint8)
+    np.testing.assert_allclose(_embed(grown, pixels), _embed(small, pixels), atol=1e-6)
+    _randomise_norms(grown, seed=5)  # the new blocks are live layers, and they export
+    assert np.abs(_embed(grown, pixels) - _embed(small, pixels)).max() > 1e-3
+    assert _onnx_vs_keras(grown, tmp_path, 2) < 1e-4
+
+
+def test_growing_refuses_a_branch_that_differs_in_more_than_blocks() -> None:
+    small = build_branch(SMALL)
+    with pytest.raises(ValueError, match="layer stem has weights of shape"):
+        grow_into(build_branch(replace(SMALL, width=1.0, extra_blocks=1)), small)
+    with pytest.raises(ValueError, match="the branch has no layers"):
+        grow_into(build_branch(replace(SMALL, blocks=2)), small)

@@ -66,6 +66,18 @@ def test_fit_from_weights_batches_lookalikes_and_records_the_resize_rule(
     assert "look-alike batches: 12 pictures" in capsys.readouterr().out
     state, _ = checkpoint.read(tuned)
     assert state.branch_config.resize == "trim-stretch" and state.options["neighbour_groups"] == 3
+    # A fine-tune may add last-stage blocks to the weights it starts from.
+    deeper = fit(
+        FitOptions(
+            data=[str(photos)],
+            out=str(tmp_path / "deeper"),
+            init_weights=str(base),
+            extra_blocks=1,
+            **settings,
+        )  # type: ignore[arg-type]
+    )
+    assert "grown from" in capsys.readouterr().out
+    assert checkpoint.read(deeper)[0].branch_config.extra_blocks == 1
 
 
 def test_lookalike_options_are_validated(photos: Path, tmp_path: Path) -> None:
