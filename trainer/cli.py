@@ -72,7 +72,7 @@ def _fit_parser(commands: Any) -> None:
                     "type": int,
                     "default": 0,
                     "help": "more blocks of the last stage (0-16); grown from --init-weights, they "
-                    "start as the identity",
+                    "start near the identity",
                 },
             ),
             ("--activation", {"default": "hard_swish", "choices": ("relu", "relu6", "hard_swish", "swish")}),

@@ -63,7 +63,7 @@ class BranchConfig:
     mirror_invariant: bool = False
     # More blocks of the last stage (stride 1, its width), before the head: capacity where the map
     # is smallest (4×4 at 128 px), so they cost little at inference. Grown from a trained branch,
-    # they start as the identity (`grow_into`), so fine-tuning starts from that branch's function.
+    # they start near the identity (`grow_into`), so fine-tuning starts from nearly its function.
     extra_blocks: int = 0
 
     def __post_init__(self) -> None:
@@ -351,10 +351,19 @@ class SiameseModel(keras.Model):
         return scale_loss_for_distribution(loss)
 
 
-def grow_into(branch: keras.Model, source: keras.Model) -> list[str]:
+# The scale a grown block's last normalisation starts at. At 0 the block is exactly the identity, but
+# its inner weights then get no gradient and the scale hardly any: four blocks grown so stayed
+# unused (scale 0.0007 after 600 steps of a fine-tune). At 0.1 they add a tenth of a normal block's
+# output, which moves the shipped network's embeddings by 0.002 in cosine (mean over 64 validation
+# pictures; 0.0002 at 0.03, 0.009 at 0.2), and training engages them from the first step.
+GROWN_BLOCK_SCALE = 0.1
+
+
+def grow_into(branch: keras.Model, source: keras.Model, scale: float = GROWN_BLOCK_SCALE) -> list[str]:
     """Copy a trained branch into one with extra blocks (`BranchConfig.extra_blocks`), layer by
-    layer name; each block the source lacks starts as the identity (the scale of its last
-    normalisation zero, so the residual adds nothing). Returns the names of the new blocks.
+    layer name; each block the source lacks starts near the identity: the scale of its last
+    normalisation is `scale` (0: exactly the identity), so the residual adds little. Returns the
+    names of the new blocks.
 
     Every layer of the source must be in the branch with weights of the same shapes: only blocks
     may be added, nothing else changed.
@@ -375,6 +384,6 @@ def grow_into(branch: keras.Model, source: keras.Model) -> list[str]:
                     )
                 target.assign(value)
         elif layer.name.endswith("_project_gn"):
-            layer.gamma.assign(ops.zeros_like(layer.gamma))
+            layer.gamma.assign(ops.full(layer.gamma.shape, scale))
             added.append(layer.name.removesuffix("_project_gn"))
     return added

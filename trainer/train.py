@@ -271,7 +271,7 @@ def _build(options: FitOptions, total_steps: int, resume_from: Path | None) -> S
         source, state = checkpoint.load_branch(Path(options.init_weights))
         if state.branch_config.extra_blocks < options.extra_blocks:
             added = grow_into(branch, source)
-            print(f"grown from {options.init_weights}: {len(added)} new block(s) start as the identity")
+            print(f"grown from {options.init_weights}: {len(added)} new block(s) start near the identity")
         else:
             for target, value in zip(branch.weights, source.weights):
                 target.assign(value)

@@ -11,7 +11,14 @@ import onnx
 import onnxruntime as ort
 import pytest
 
-from trainer.model import BranchConfig, GeMPooling2D, SiameseModel, build_branch, grow_into
+from trainer.model import (
+    GROWN_BLOCK_SCALE,
+    BranchConfig,
+    GeMPooling2D,
+    SiameseModel,
+    build_branch,
+    grow_into,
+)
 from trainer.onnx_graph import UnsupportedLayer, branch_to_onnx
 
 SMALL = BranchConfig(image_size=48, width=0.5, blocks=3, embedding_dim=16)
@@ -166,9 +173,15 @@ def test_extra_blocks_grow_a_trained_branch_without_changing_what_it_computes(tm
     _randomise_norms(small)
     grown = build_branch(replace(SMALL, extra_blocks=2))
     assert len(grown.weights) > len(small.weights)
-    assert grow_into(grown, small) == ["block3", "block4"]  # after SMALL's blocks 0-2
+    assert grow_into(grown, small, scale=0.0) == ["block3", "block4"]  # after SMALL's blocks 0-2
     pixels = np.random.default_rng(4).integers(0, 256, (3, 48, 48, 3)).astype(np.uint8)
-    np.testing.assert_allclose(_embed(grown, pixels), _embed(small, pixels), atol=1e-6)
+    np.testing.assert_allclose(_embed(grown, pixels), _embed(small, pixels), atol=1e-6)  # the identity
+    grow_into(grown, small)  # the default: near the identity, but every new block already acts
+    assert np.allclose(
+        keras.ops.convert_to_numpy(grown.get_layer("block4_project_gn").gamma), GROWN_BLOCK_SCALE
+    )
+    nearly = np.sum(_embed(grown, pixels) * _embed(small, pixels), axis=1)
+    assert np.all(nearly > 0.95) and np.all(nearly < 1 - 1e-6)
     _randomise_norms(grown, seed=5)  # the new blocks are live layers, and they export
     assert np.abs(_embed(grown, pixels) - _embed(small, pixels)).max() > 1e-3
     assert _onnx_vs_keras(grown, tmp_path, 2) < 1e-4
