@@ -53,29 +53,16 @@ def test_fit_from_weights_batches_lookalikes_and_records_the_resize_rule(
     settings = {"epochs": 1, "batch_size": 4, "workers": 0, "val_split": 0.0, **TINY}
     base = fit(FitOptions(data=[str(photos)], out=str(tmp_path / "base"), **settings))  # type: ignore[arg-type]
     capsys.readouterr()
-    tuned = fit(
-        FitOptions(
-            data=[str(photos)],
-            out=str(tmp_path / "tuned"),
-            init_weights=str(base),
-            neighbour_groups=3,
-            resize="trim-stretch",
-            **settings,
-        )
-    )  # type: ignore[arg-type]
+
+    def fine_tune(name: str, **changes: object) -> Path:
+        options = {"data": [str(photos)], "out": str(tmp_path / name), "init_weights": str(base)}
+        return fit(FitOptions(**options, **settings, **changes))  # type: ignore[arg-type]
+
+    tuned = fine_tune("tuned", neighbour_groups=3, resize="trim-stretch")
     assert "look-alike batches: 12 pictures" in capsys.readouterr().out
     state, _ = checkpoint.read(tuned)
     assert state.branch_config.resize == "trim-stretch" and state.options["neighbour_groups"] == 3
-    # A fine-tune may add last-stage blocks to the weights it starts from.
-    deeper = fit(
-        FitOptions(
-            data=[str(photos)],
-            out=str(tmp_path / "deeper"),
-            init_weights=str(base),
-            extra_blocks=1,
-            **settings,
-        )  # type: ignore[arg-type]
-    )
+    deeper = fine_tune("deeper", extra_blocks=1)  # a fine-tune may add last-stage blocks
     assert "grown from" in capsys.readouterr().out
     assert checkpoint.read(deeper)[0].branch_config.extra_blocks == 1
 
