@@ -49,7 +49,7 @@ class FitOptions:
     resize: str = "stretch"  # how pictures become the model's square input (dupfinder.imaging)
     input_norm: str = "fixed"  # how pixels become the network's input (trainer.model.INPUT_NORMS)
     mirror_invariant: bool = False  # embed each view and its mirror image, averaged (2x the compute)
-    extra_blocks: int = 0  # more last-stage blocks (identity at first when grown from --init-weights)
+    extra_blocks: int = 0  # more last-stage blocks (near the identity when grown from --init-weights)
     loss: str = "triplet"
     mining: str = "semi-hard"
     margin: float = 0.3
