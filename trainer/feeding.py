@@ -106,7 +106,7 @@ class ViewSequence(keras.utils.PyDataset):
         self.failures += failures
         self.batches += 1
         if self.teacher is not None:
-            return views, (labels, self.teacher.embed(views))
+            return views, (labels, self.teacher.targets(views, labels))
         return views, labels
 
     def take_counters(self) -> tuple[float, int, int]:

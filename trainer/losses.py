@@ -184,8 +184,8 @@ def anchor_loss(student: Any, teacher: Any, labels: Any) -> Any:
     The student's and the teacher's embeddings must have the same width (and meaning: a teacher
     the student starts from, or was distilled from).
     """
-    labels = ops.reshape(labels, (-1,))
-    same = ops.equal(ops.expand_dims(labels, 1), ops.expand_dims(labels, 0))
+    _, others = label_masks(labels)
+    same = ops.logical_not(others)  # itself included: a light view's target is its own
     first = ops.argmax(ops.cast(same, "int32"), axis=1)  # each view's first view of its label
     targets = ops.take(ops.cast(teacher, student.dtype), first, axis=0)
     return ops.mean(1.0 - ops.sum(student * targets, axis=1))

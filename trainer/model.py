@@ -355,7 +355,7 @@ class SiameseModel(keras.Model):
 # its inner weights then get no gradient and the scale hardly any: four blocks grown so stayed
 # unused (scale 0.0007 after 600 steps of a fine-tune). At 0.1 they add a tenth of a normal block's
 # output, which moves the shipped network's embeddings by 0.002 in cosine (mean over 64 validation
-# pictures; 0.0002 at 0.03, 0.009 at 0.2), and training engages them from the first step.
+# pictures, a one-off measurement; 0.0002 at 0.03, 0.009 at 0.2), and training engages them.
 GROWN_BLOCK_SCALE = 0.1
 
 

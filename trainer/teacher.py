@@ -23,7 +23,9 @@ class TeacherError(ValueError):
 class Teacher:
     """Embeds (M, S, S, 3) uint8 views with an exported model; returns (M, D) float32."""
 
-    def __init__(self, path: Path, image_size: int, resize: str) -> None:
+    def __init__(self, path: Path, image_size: int, resize: str, anchor_width: int | None = None) -> None:
+        """`anchor_width`: the student's embedding width when it learns `--distil-target anchor`,
+        which reads only the teacher's vector of each picture's first view (`targets`)."""
         if not path.is_file():
             raise TeacherError(f"teacher model {path} does not exist")
         try:
@@ -43,14 +45,24 @@ class Teacher:
                 f"teacher {path} was made for --resize {card.resize}, the student trains with {resize}"
             )
 
-    def check_anchor_width(self, embedding_dim: int) -> None:
-        """`--distil-target anchor` pulls the student's vectors onto the teacher's: same width."""
-        width = self.embedder.card.embedding_dim
-        if width != embedding_dim:
+        width = card.embedding_dim
+        if anchor_width is not None and width != anchor_width:
             raise TeacherError(
                 f"--distil-target anchor needs the teacher's embedding width: the teacher gives "
-                f"{width}-d vectors, the student {embedding_dim}-d (--embedding-dim {width})"
+                f"{width}-d vectors, the student {anchor_width}-d (--embedding-dim {width})"
             )
+        self.anchor = anchor_width is not None
 
     def embed(self, views: np.ndarray) -> np.ndarray:
         return self.embedder.embed(views)
+
+    def targets(self, views: np.ndarray, labels: np.ndarray) -> np.ndarray:
+        """(M, D) teacher vectors for a batch's views. The anchor target reads only each label's
+        first view (`losses.anchor_loss`), so only those are embedded (half the teacher's work
+        with two views a picture) and the other rows are left zero."""
+        if not self.anchor:
+            return self.embed(views)
+        _, first = np.unique(labels, return_index=True)
+        vectors = np.zeros((len(views), self.embedder.card.embedding_dim), np.float32)
+        vectors[first] = self.embed(views[first])
+        return vectors

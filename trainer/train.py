@@ -268,13 +268,10 @@ def _look_alikes(
 def _build(options: FitOptions, total_steps: int, resume_from: Path | None) -> SiameseModel:
     branch = build_branch(options.branch_config())
     if options.init_weights:
-        source, state = checkpoint.load_branch(Path(options.init_weights))
-        if state.branch_config.extra_blocks < options.extra_blocks:
-            added = grow_into(branch, source)
+        source, _ = checkpoint.load_branch(Path(options.init_weights))
+        added = grow_into(branch, source)  # layer by layer; blocks the source lacks are grown
+        if added:
             print(f"grown from {options.init_weights}: {len(added)} new block(s) start near the identity")
-        else:
-            for target, value in zip(branch.weights, source.weights):
-                target.assign(value)
     model = SiameseModel(
         branch,
         options.margin,
@@ -313,9 +310,10 @@ def fit(options: FitOptions, resume: bool = False, argv: list[str] | None = None
         )
     keras.utils.set_random_seed(options.seed)
     # A teacher that cannot embed the views is refused before minutes go into loading and batching.
-    teacher = Teacher(Path(options.teacher), options.image_size, options.resize) if options.teacher else None
-    if teacher is not None and options.distil_target == "anchor":
-        teacher.check_anchor_width(options.embedding_dim)
+    teacher = None
+    if options.teacher:
+        anchor = options.embedding_dim if options.distil_target == "anchor" else None
+        teacher = Teacher(Path(options.teacher), options.image_size, options.resize, anchor_width=anchor)
     data = load_data([Path(p) for p in options.data], options.mode)
     for path, reason in data.skipped[:5]:
         print(f"skipped {path}: {reason}", file=sys.stderr)

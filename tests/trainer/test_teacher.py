@@ -35,6 +35,18 @@ def test_teacher_embeds_views_as_the_exported_model_does(trained_tiny_model: Tra
     np.testing.assert_allclose(got, expected, atol=1e-6)
 
 
+def test_an_anchor_teacher_embeds_only_each_pictures_first_view(trained_tiny_model: TrainedModel) -> None:
+    views, labels = _views(6), np.array([4, 4, 1, 1, 9, 9], np.int32)
+    every = Teacher(trained_tiny_model.model, SIDE, "stretch").targets(views, labels)
+    np.testing.assert_allclose(every, Teacher(trained_tiny_model.model, SIDE, "stretch").embed(views))
+    anchor = Teacher(trained_tiny_model.model, SIDE, "stretch", anchor_width=32).targets(views, labels)
+    np.testing.assert_allclose(anchor[[0, 2, 4]], every[[0, 2, 4]], atol=1e-6)
+    assert not anchor[[1, 3, 5]].any()  # never read by the anchor loss, so never embedded
+    got = losses.anchor_loss(every, anchor, labels)  # the loss sees the same targets either way
+    want = losses.anchor_loss(every, every, labels)
+    assert float(keras.ops.convert_to_numpy(got)) == pytest.approx(float(keras.ops.convert_to_numpy(want)))
+
+
 def test_a_teacher_that_cannot_see_the_students_views_is_refused(
     trained_tiny_model: TrainedModel, tmp_path: Path
 ) -> None:
