@@ -31,6 +31,7 @@ from benchmarks.pairs import (
     PairSet,
     false_pair_weights,
     false_pairs_at,
+    loosest_at,
     negative_scores,
     positive_scores,
 )
@@ -64,14 +65,10 @@ class Scored:
 
 
 def negative_floor(positive: np.ndarray, negative: np.ndarray, target: float) -> float:
-    """The lowest score at which this sample's pair precision is still at least `target`."""
-    scores = np.concatenate([positive, negative])
-    is_positive = np.concatenate([np.ones(len(positive), bool), np.zeros(len(negative), bool)])
-    order = np.argsort(-scores, kind="stable")
-    hits = np.cumsum(is_positive[order])
-    precision = hits / np.arange(1, len(scores) + 1)
-    keep = np.flatnonzero(precision >= target)
-    return float(scores[order][keep[-1]]) if len(keep) else float(scores.max())
+    """The lowest score at which this sample's pair precision is still at least `target` (its
+    highest score when none is: then only pairs tied with it are kept)."""
+    floor = loosest_at(positive, negative, target)
+    return float(max(positive.max(initial=-1.0), negative.max(initial=-1.0))) if floor is None else floor
 
 
 def recall_at_precision(

@@ -40,7 +40,7 @@ from typing import Any
 import numpy as np
 
 from benchmarks.accuracy import DEFAULT_CORPUS, TIER_LEVELS, BenchFiles, build_files, embed_files, series_keys
-from benchmarks.pairs import PairSet, false_pairs_at, positive_scores
+from benchmarks.pairs import PairSet, false_pairs_at, loosest_at, positive_scores
 from dupfinder.embedder import Embedder
 from dupfinder.imaging import DecodeError, load_for_model
 from dupfinder.modelcard import ModelCard
@@ -122,18 +122,6 @@ def score_draw(files: BenchFiles, vectors: np.ndarray, floor: float, into: Poole
         )
         into.series_pairs.append((a[0], b[0]))
         into.examples.append((a[1], b[1]))
-
-
-def loosest_at(positive: np.ndarray, negative: np.ndarray, target: float) -> float | None:
-    """The lowest score at which the pair precision of every pair scoring at least that much
-    reaches `target` (tied scores pass together); None when no score does."""
-    scores = np.concatenate([positive, negative])
-    is_positive = np.concatenate([np.ones(len(positive), bool), np.zeros(len(negative), bool)])
-    order = np.argsort(-scores, kind="stable")
-    ranked, hits = scores[order], np.cumsum(is_positive[order])
-    ends = np.append(ranked[1:] != ranked[:-1], True)
-    reached = np.flatnonzero(ends & (hits >= target * np.arange(1, len(scores) + 1)))
-    return float(ranked[reached[-1]]) if reached.size else None
 
 
 def by_transform(

@@ -167,6 +167,18 @@ def loosest_threshold(
     return None
 
 
+def loosest_at(positive: np.ndarray, negative: np.ndarray, target: float) -> float | None:
+    """The lowest score at which the pair precision of every pair scoring at least that much
+    reaches `target` (tied scores pass together); None when no score does."""
+    scores = np.concatenate([positive, negative])
+    is_positive = np.concatenate([np.ones(len(positive), bool), np.zeros(len(negative), bool)])
+    order = np.argsort(-scores, kind="stable")
+    ranked, hits = scores[order], np.cumsum(is_positive[order])
+    ends = np.append(ranked[1:] != ranked[:-1], True)
+    reached = np.flatnonzero(ends & (hits >= target * np.arange(1, len(scores) + 1)))
+    return float(ranked[reached[-1]]) if reached.size else None
+
+
 def counts_at(positive: np.ndarray, negative: np.ndarray, threshold: float) -> tuple[int, int]:
     """(true pairs, false pairs) scoring at least `threshold`."""
     return int((positive >= threshold).sum()), int((negative >= threshold).sum())

@@ -65,6 +65,8 @@ def test_negative_floor_is_where_precision_falls_under_the_share() -> None:
     positive, negative = np.array([0.9, 0.8, 0.6]), np.array([0.7, 0.5])
     assert negative_floor(positive, negative, 0.75) == pytest.approx(0.6)  # 3 of 4 called at 0.6
     assert negative_floor(positive, negative, 0.99) == pytest.approx(0.8)
+    # No score reaches the share: only pairs tied with the highest score are kept.
+    assert negative_floor(np.array([0.5]), np.array([0.9, 0.7]), 0.9) == pytest.approx(0.9)
 
 
 def _scored(positive: np.ndarray, negative: np.ndarray, clusters: int) -> Scored:

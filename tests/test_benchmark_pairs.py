@@ -341,3 +341,16 @@ def test_series_clusters_put_a_numbered_series_in_one_cluster() -> None:
     )
     cluster = series_clusters(files)
     assert cluster[0] == cluster[1] == cluster[2] == cluster[3] != cluster[4]
+
+
+def test_the_loosest_threshold_at_a_precision_judges_ties_together() -> None:
+    from benchmarks.pairs import loosest_at
+
+    positive = np.array([0.9, 0.8, 0.7, 0.5])
+    negative = np.array([0.95, 0.7, 0.4])
+    # Every pair at or above: 0.95 → 0 of 1, 0.9 → 1 of 2, 0.8 → 2 of 3, 0.7 → 3 of 5 (the tied
+    # negative passes with the positive: 3 of 4 would be 0.75), 0.5 → 4 of 6, 0.4 → 4 of 7.
+    assert loosest_at(positive, negative, 0.7) is None
+    assert loosest_at(positive, negative, 0.65) == pytest.approx(0.5)
+    assert loosest_at(positive, negative, 0.55) == pytest.approx(0.4)
+    assert loosest_at(positive, np.zeros(0), 1.0) == pytest.approx(0.5)
