@@ -62,7 +62,7 @@ def _fit_parser(commands: Any) -> None:
         fit,
         (
             ("--epochs", {"type": int, "help": "total epochs (default 20; with --resume: the checkpoint's)"}),
-            ("--steps-per-epoch", {"type": int, "help": "default: one pass over the training rows"}),
+            ("--steps-per-epoch", {"type": int, "help": "batches an epoch (default: one pass)"}),
             ("--embedding-dim", {"type": int, "default": 128}),
             ("--width", {"type": float, "default": 1.5, "help": "channel multiplier of the compact branch"}),
             ("--blocks", {"type": int, "default": 11, "help": "inverted-residual blocks used (1-11)"}),

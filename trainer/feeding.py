@@ -69,7 +69,10 @@ class ViewSequence(keras.utils.PyDataset):
     or (labels, the teacher's embeddings of the views) with a `teacher`.
 
     `fixed_epoch` pins validation to the same batches every epoch; `offset` skips the first
-    batches of the epoch (resuming from a checkpoint taken inside it).
+    batches of the epoch (resuming from a checkpoint taken inside it). `steps` is an epoch's length
+    in batches (default: as many as the split's pictures fill). Keras ends an epoch when the
+    sequence runs out, whatever `steps_per_epoch` asked, so the sequence itself is that long: more
+    batches than the pictures fill go round them again with new views.
     """
 
     def __init__(
@@ -79,20 +82,21 @@ class ViewSequence(keras.utils.PyDataset):
         fixed_epoch: int | None = None,
         offset: int = 0,
         teacher: Teacher | None = None,
+        steps: int | None = None,
     ) -> None:
         super().__init__(workers=1, use_multiprocessing=False)  # our own pool does the work
         self.feeder, self.key, self.fixed_epoch, self.teacher = feeder, key, fixed_epoch, teacher
         self.renderer = feeder.renderers[key]
+        self.steps = steps or self.renderer.steps()
         self.epoch, self.offset = 0, offset
         self.wait_seconds, self.failures, self.batches = 0.0, 0, 0
 
     def __len__(self) -> int:
-        return max(1, self.renderer.steps() - self.offset)
+        return max(1, self.steps - self.offset)
 
     def _key(self, position: int) -> Key:
         epoch = self.epoch if self.fixed_epoch is None else self.fixed_epoch
-        steps = self.renderer.steps()
-        return (self.key, epoch + position // steps, position % steps)
+        return (self.key, epoch + position // self.steps, position % self.steps)
 
     def __getitem__(self, index: int) -> tuple[np.ndarray, Any]:
         position = index + self.offset

@@ -352,7 +352,7 @@ def _run_epochs(
     steps: int,
     teacher: Teacher | None = None,
 ) -> None:
-    train = ViewSequence(feeder, "train", offset=state.step, teacher=teacher)
+    train = ViewSequence(feeder, "train", offset=state.step, teacher=teacher, steps=steps)
     val = ViewSequence(feeder, "val", fixed_epoch=0, teacher=teacher) if "val" in feeder.renderers else None
     saver = CheckpointCallback(out, state, options.checkpoint_minutes, options.checkpoint_steps, state.step)
     callbacks = [

@@ -35,6 +35,19 @@ def test_fit_checkpoints_each_epoch_and_resumes_with_the_optimizer(photos: Path,
     assert int(iterations) == 2 * steps_per_epoch  # the optimizer's step count carried over
 
 
+@pytest.mark.parametrize("steps", [5, 2])
+def test_steps_per_epoch_are_run_whether_more_or_fewer_than_the_pictures_fill(
+    photos: Path, tmp_path: Path, steps: int
+) -> None:
+    # 12 pictures fill 3 batches of 4. More steps go round the pictures again with new views (Keras
+    # would otherwise end each epoch when the 3 batches run out); fewer leave the rest for later.
+    out = tmp_path / "run"
+    fit(_options([photos], out, epochs=2, steps_per_epoch=steps))
+    _, arrays = checkpoint.read(checkpoint.resolve(out))
+    iterations = next(v for k, v in sorted(arrays.items()) if k.startswith("optimizer/"))
+    assert int(iterations) == 2 * steps
+
+
 def test_ctrl_c_leaves_a_checkpoint_inside_the_epoch_and_resume_finishes_it(
     photos: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
