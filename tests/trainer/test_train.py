@@ -40,7 +40,7 @@ def test_steps_per_epoch_are_run_whether_more_or_fewer_than_the_pictures_fill(
     photos: Path, tmp_path: Path, steps: int
 ) -> None:
     # 12 pictures fill 3 batches of 4. More steps go round the pictures again with new views (Keras
-    # would otherwise end each epoch when the 3 batches run out); fewer leave the rest for later.
+    # would otherwise end each epoch when the 3 batches run out); fewer end the epoch early.
     out = tmp_path / "run"
     fit(_options([photos], out, epochs=2, steps_per_epoch=steps))
     _, arrays = checkpoint.read(checkpoint.resolve(out))
