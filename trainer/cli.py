@@ -75,6 +75,18 @@ def _fit_parser(commands: Any) -> None:
                     "start near the identity",
                 },
             ),
+            (
+                "--centre-view",
+                {
+                    "type": float,
+                    "help": "also embed each picture's centred box of this share of its area and "
+                    "average the two vectors (0: off); export can also switch it on",
+                },
+            ),
+            (
+                "--centre-size",
+                {"type": int, "help": "side of the centred box's view in pixels (default: --image-size)"},
+            ),
             ("--activation", {"default": "hard_swish", "choices": ("relu", "relu6", "hard_swish", "swish")}),
             ("--backbone", {"default": "compact", "choices": ("compact", "mobilenet_v2")}),
             ("--backbone-weights", {"help": "local keras.applications weights file (no top) for --backbone"}),
@@ -192,6 +204,21 @@ def _other_parsers(commands: Any) -> None:
         help="export a branch that embeds each picture and its mirror image, averaged: a mirrored "
         "copy gets the same vector, at twice the inference cost (the weights are unchanged)",
     )
+    export.add_argument(
+        "--centre-view",
+        type=float,
+        metavar="AREA",
+        help="export a branch that also embeds each picture's centred box of this share of its area "
+        "(0.5: half) and averages the two vectors: a cropped or framed copy shares a view with its "
+        "original (the weights are unchanged; 0 turns it off)",
+    )
+    export.add_argument(
+        "--centre-size",
+        type=int,
+        metavar="PX",
+        help="side of the centred box's view in pixels (default: the input size; 96 costs about 0.6 "
+        "of a whole view)",
+    )
     average = commands.add_parser(
         "average",
         help="the mean of a run's weights over several epochs, for export",
@@ -268,7 +295,13 @@ def _run_export(args: argparse.Namespace) -> int:
     from trainer.export import export
 
     result = export(
-        args.checkpoint, args.out, args.parity_images, args.name, mirror_invariant=args.mirror_invariant
+        args.checkpoint,
+        args.out,
+        args.parity_images,
+        args.name,
+        mirror_invariant=args.mirror_invariant,
+        centre_view=args.centre_view,
+        centre_size=args.centre_size,
     )
     print(
         f"model: {result.model}\ncard: {result.card}\nweights: {result.weights}\n"

@@ -24,7 +24,7 @@ from dupfinder.imaging import DecodeError, load_for_model
 from dupfinder.modelcard import ModelCard, card_path_for
 from trainer import checkpoint, onnx_graph
 from trainer.data import DataError, load_data
-from trainer.model import MIN_SPREAD, build_branch
+from trainer.model import MIN_SPREAD, BranchConfig, build_branch
 
 PARITY_TOLERANCE = 1e-4
 UNCALIBRATED_THRESHOLD = 0.9
@@ -126,6 +126,19 @@ def _averaging(state: checkpoint.TrainState) -> list[str]:
     return [f"{command} (the mean of the weights after epochs {', '.join(map(str, epochs))})"]
 
 
+def _views(config: BranchConfig) -> str:
+    """What the card says of the views a picture is embedded as, beyond the whole picture."""
+    if config.mirror_invariant:
+        return "; each picture is embedded whole and mirrored, the two vectors averaged"
+    if not config.centre_view:
+        return ""
+    size = config.centre_size or config.image_size
+    return (
+        f"; each picture is embedded whole and as its centred box of {config.centre_view:.0%} of the "
+        f"area at {size}×{size}, the two vectors averaged"
+    )
+
+
 def _card(name: str, state: checkpoint.TrainState, difference: float, weights: Path) -> ModelCard:
     config = state.branch_config
     calibration = state.extra.get("calibration", {})
@@ -161,7 +174,7 @@ def _card(name: str, state: checkpoint.TrainState, difference: float, weights: P
             np.clip(threshold if threshold is not None else UNCALIBRATED_THRESHOLD, -1.0, 1.0)
         ),
         resize=config.resize,
-        preprocessing=_PREPROCESSING[config.input_norm],
+        preprocessing=_PREPROCESSING[config.input_norm] + _views(config),
         provenance=provenance,
         evaluation=evaluation,
     )
@@ -174,18 +187,27 @@ def export(
     name: str | None = None,
     atol: float = PARITY_TOLERANCE,
     mirror_invariant: bool = False,
+    centre_view: float | None = None,
+    centre_size: int | None = None,
 ) -> ExportResult:
     """Export a checkpoint (file or run folder) to `out` (.onnx) with its card and weights.
 
     `mirror_invariant` exports the same weights in a branch that also embeds each picture's mirror
-    image (see `BranchConfig.mirror_invariant`); the card and weights file then describe that branch.
+    image (see `BranchConfig.mirror_invariant`), `centre_view` and `centre_size` one that also
+    embeds its centred box (`BranchConfig.centre_view`; 0 turns it off); the card and weights file
+    then describe that branch.
     """
     out = Path(out)
     if out.suffix.lower() != ".onnx":
         raise ExportError(f"Invalid value for `out`: expected a path ending in .onnx, received: {out}")
     branch, state = checkpoint.load_branch(checkpoint.resolve(Path(source)))
-    if mirror_invariant and not state.branch_config.mirror_invariant:
-        state = replace(state, branch={**state.branch, "mirror_invariant": True})
+    changes: dict[str, Any] = {"mirror_invariant": True} if mirror_invariant else {}
+    if centre_view is not None:
+        changes["centre_view"] = centre_view
+    if centre_size is not None:
+        changes["centre_size"] = centre_size
+    if any(state.branch_config.to_dict()[key] != value for key, value in changes.items()):
+        state = replace(state, branch={**state.branch_config.to_dict(), **changes})
         trained, branch = branch, build_branch(state.branch_config)
         for target, value in zip(branch.weights, trained.weights, strict=True):
             target.assign(value)

@@ -28,21 +28,26 @@ class UnsupportedLayer(Exception):
 
 
 class GraphBuilder:
-    """Collects nodes and initializers with unique names."""
+    """Collects nodes and initializers with unique names. A constant equal to one already added is
+    not added again: a nested model applied to two views keeps one copy of its weights."""
 
     def __init__(self) -> None:
         self.nodes: list[onnx.NodeProto] = []
         self.initializers: list[onnx.TensorProto] = []
         self._count = 0
+        self._constants: dict[tuple[str, tuple[int, ...], bytes], str] = {}
 
     def name(self, hint: str) -> str:
         self._count += 1
         return f"{hint}:{self._count}"
 
     def const(self, hint: str, value: Any, dtype: Any = np.float32) -> str:
-        name = self.name(hint)
-        self.initializers.append(numpy_helper.from_array(np.asarray(value, dtype=dtype), name))
-        return name
+        array = np.ascontiguousarray(value, dtype=dtype)
+        key = (array.dtype.str, array.shape, array.tobytes())
+        if key not in self._constants:
+            self._constants[key] = name = self.name(hint)
+            self.initializers.append(numpy_helper.from_array(array, name))
+        return self._constants[key]
 
     def op(self, op_type: str, inputs: list[str], hint: str, **attributes: Any) -> str:
         output = self.name(hint)
@@ -62,14 +67,18 @@ def _same_pads(size: int, kernel: int, stride: int, dilation: int = 1) -> tuple[
     return total // 2, total - total // 2
 
 
-def _conv_pads(layer: Any, input_shape: tuple[Any, ...]) -> list[int]:
+def _conv_padding(layer: Any, input_shape: tuple[Any, ...]) -> dict[str, Any]:
+    """Conv attributes for the layer's padding: explicit pads where the size is known; where it is
+    not (a view of another size shares the weights), ONNX's SAME_UPPER, which pads as TF/JAX do."""
     if layer.padding == "valid":
-        return [0, 0, 0, 0]
+        return {"pads": [0, 0, 0, 0]}
     if layer.padding != "same":
         raise UnsupportedLayer(f"layer {layer.name}: padding={layer.padding!r} is not supported")
+    if input_shape[1] is None or input_shape[2] is None:
+        return {"auto_pad": "SAME_UPPER"}
     top, bottom = _same_pads(input_shape[1], layer.kernel_size[0], layer.strides[0], layer.dilation_rate[0])
     left, right = _same_pads(input_shape[2], layer.kernel_size[1], layer.strides[1], layer.dilation_rate[1])
-    return [top, left, bottom, right]
+    return {"pads": [top, left, bottom, right]}
 
 
 def _activation(g: GraphBuilder, x: str, function: Any, hint: str) -> str:
@@ -103,7 +112,7 @@ def _conv2d(g: GraphBuilder, layer: Any, inputs: list[str], shape: tuple[Any, ..
         kernel_shape=list(layer.kernel_size),
         strides=list(layer.strides),
         dilations=list(layer.dilation_rate),
-        pads=_conv_pads(layer, shape),
+        **_conv_padding(layer, shape),
         group=layer.groups,
     )
     return _activation(g, y, layer.activation, layer.name + "_act")
@@ -122,7 +131,7 @@ def _depthwise(g: GraphBuilder, layer: Any, inputs: list[str], shape: tuple[Any,
         kernel_shape=[kh, kw],
         strides=list(layer.strides),
         dilations=list(layer.dilation_rate),
-        pads=_conv_pads(layer, shape),
+        **_conv_padding(layer, shape),
         group=channels,
     )
     return _activation(g, y, layer.activation, layer.name + "_act")
@@ -212,6 +221,46 @@ def _mirror_pair(g: GraphBuilder, layer: Any, inputs: list[str], shape: tuple[An
     return g.op("Concat", [inputs[0], mirrored], layer.name, axis=0)
 
 
+def _centre_box(g: GraphBuilder, layer: Any, inputs: list[str], shape: tuple[Any, ...]) -> str:
+    # The graph is NCHW here: the box spans axes 2 and 3; Resize "linear" with half-pixel centres
+    # and no antialiasing is what Keras' bilinear resize computes.
+    offset, length = layer.box(shape[1])
+    box = g.op(
+        "Slice",
+        [
+            inputs[0],
+            g.const("starts", [offset, offset], np.int64),
+            g.const("ends", [offset + length, offset + length], np.int64),
+            g.const("axes", [2, 3], np.int64),
+        ],
+        layer.name + "_box",
+    )
+    if length == layer.size:
+        return box
+    batch_channels = g.op(
+        "Slice",
+        [
+            g.op("Shape", [box], layer.name + "_shape"),
+            g.const("starts", [0], np.int64),
+            g.const("ends", [2], np.int64),
+        ],
+        layer.name + "_nc",
+    )
+    sizes = g.op(
+        "Concat",
+        [batch_channels, g.const("side", [layer.size, layer.size], np.int64)],
+        layer.name + "_sizes",
+        axis=0,
+    )
+    return g.op(
+        "Resize",
+        [box, "", "", sizes],
+        layer.name,
+        mode="linear",
+        coordinate_transformation_mode="half_pixel",
+    )
+
+
 def _fold_pairs(g: GraphBuilder, layer: Any, inputs: list[str], shape: tuple[Any, ...]) -> str:
     pairs = g.op(
         "Reshape", [inputs[0], g.const("shape", [2, -1, shape[-1]], np.int64)], layer.name + "_pairs"
@@ -291,6 +340,7 @@ CONVERTERS: dict[str, Callable[[GraphBuilder, Any, list[str], tuple[Any, ...]], 
     "Rescaling": _rescaling,
     "Standardise": _standardise,
     "MirrorPair": _mirror_pair,
+    "CentreBox": _centre_box,
     "FoldPairs": _fold_pairs,
     "ReLU": _relu_layer,
     "ZeroPadding2D": _zero_padding,

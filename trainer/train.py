@@ -50,6 +50,8 @@ class FitOptions:
     input_norm: str = "fixed"  # how pixels become the network's input (trainer.model.INPUT_NORMS)
     mirror_invariant: bool = False  # embed each view and its mirror image, averaged (2x the compute)
     extra_blocks: int = 0  # more last-stage blocks (near the identity when grown from --init-weights)
+    centre_view: float = 0.0  # also embed each view's centred box of this share of its area, averaged
+    centre_size: int = 0  # the centred box's side in pixels (0: image_size)
     loss: str = "triplet"
     mining: str = "semi-hard"
     margin: float = 0.3
@@ -133,6 +135,8 @@ class FitOptions:
             input_norm=self.input_norm,
             mirror_invariant=self.mirror_invariant,
             extra_blocks=self.extra_blocks,
+            centre_view=self.centre_view,
+            centre_size=self.centre_size,
         )
 
 

@@ -77,6 +77,24 @@ def test_export_can_make_a_trained_model_mirror_invariant(
     assert np.max(np.abs(plain - embedder.embed(pictures))) > 1e-4  # the same weights, another branch
 
 
+def test_export_can_give_a_trained_model_a_centre_view(trained_tiny_model: TrainedModel, tmp_path: Path) -> None:
+    result = export(trained_tiny_model.run, tmp_path / "centre.onnx", centre_view=0.5, centre_size=32)
+    card = load_card(result.model)
+    assert card.provenance["branch"]["centre_view"] == 0.5 and card.provenance["branch"]["centre_size"] == 32
+    assert "centred box of 50% of the area at 32×32" in card.preprocessing  # what the About box shows
+    assert card.provenance["parity_max_abs_difference"] < 1e-4
+    _, state = checkpoint.load_branch(result.weights)
+    assert state.branch_config.centre_view == 0.5  # a refresh from these weights keeps the view
+    pictures = np.stack(
+        [load_for_model(p, 48).pixels for p in sorted(trained_tiny_model.photos.iterdir())[:4]]
+    )
+    plain = Embedder(trained_tiny_model.model, device="cpu").embed(pictures)
+    assert np.max(np.abs(plain - Embedder(result.model, device="cpu").embed(pictures))) > 1e-4
+    assert result.model.stat().st_size < 1.5 * trained_tiny_model.model.stat().st_size  # weights once
+    off = export(result.weights, tmp_path / "off.onnx", centre_view=0.0)
+    assert np.max(np.abs(plain - Embedder(off.model, device="cpu").embed(pictures))) < 1e-5
+
+
 def test_export_fails_when_parity_fails_and_writes_nothing(
     trained_tiny_model: TrainedModel, tmp_path: Path
 ) -> None:

@@ -69,6 +69,12 @@ def test_branch_options_are_validated() -> None:
         BranchConfig(extra_blocks=17)
     with pytest.raises(ValueError, match="`extra_blocks`: only the compact backbone"):
         BranchConfig(extra_blocks=1, backbone="mobilenet_v2")
+    with pytest.raises(ValueError, match=r"`centre_view`: expected in \[0, 1\)"):
+        BranchConfig(centre_view=1.0)
+    with pytest.raises(ValueError, match="`centre_size`: expected 0 or >= 32"):
+        BranchConfig(centre_view=0.5, centre_size=16)
+    with pytest.raises(ValueError, match="`centre_view`: not together with mirror_invariant"):
+        BranchConfig(centre_view=0.5, mirror_invariant=True)
 
 
 def test_a_training_step_reports_the_epoch_metrics() -> None:
@@ -145,9 +151,42 @@ def test_a_mirror_invariant_branch_gives_a_mirrored_picture_the_same_vector() ->
     assert np.max(np.abs(_embed(plain, pixels) - _embed(plain, pixels[:, :, ::-1]))) > 1e-3
 
 
+def test_a_centre_view_branch_adds_the_centred_box_to_the_whole_picture_with_the_same_weights() -> None:
+    # 48 px pictures, a box of 4/9 of the area: 32 px at offset 8, embedded at its own size, so the
+    # reference needs no resizing: the single view built for 32 px, with the same weights.
+    centred = build_branch(replace(SMALL, centre_view=4 / 9, centre_size=32))
+    _randomise_norms(centred)
+    whole, box = build_branch(SMALL), build_branch(replace(SMALL, image_size=32))
+    assert len(centred.weights) == len(whole.weights)
+    for plain in (whole, box):
+        for target, value in zip(plain.weights, centred.weights, strict=True):
+            target.assign(value)
+    pixels = np.random.default_rng(5).uniform(0, 255, (3, 48, 48, 3)).astype(np.float32)
+    summed = _embed(whole, pixels) + _embed(box, pixels[:, 8:40, 8:40])
+    expected = summed / np.linalg.norm(summed, axis=1, keepdims=True)
+    assert np.max(np.abs(_embed(centred, pixels) - expected)) < 1e-5
+    assert np.max(np.abs(_embed(centred, pixels) - _embed(whole, pixels))) > 1e-3
+
+
+def test_the_onnx_graph_keeps_one_copy_of_weights_that_two_views_share() -> None:
+    def weight_bytes(config: BranchConfig) -> int:
+        return sum(t.ByteSize() for t in branch_to_onnx(build_branch(config)).graph.initializer)
+
+    plain = weight_bytes(SMALL)
+    assert plain <= weight_bytes(replace(SMALL, centre_view=0.5, centre_size=64)) < 1.05 * plain
+
+
 @pytest.mark.parametrize("batch", [1, 4])
-@pytest.mark.parametrize("changes", [{"input_norm": "standardise"}, {"mirror_invariant": True}])
-def test_onnx_converts_the_input_norm_and_mirror_layers(
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"input_norm": "standardise"},
+        {"mirror_invariant": True},
+        {"centre_view": 0.5, "centre_size": 64},  # the box (34 px) is resized up
+        {"centre_view": 0.3, "centre_size": 0},  # to the input size, 48 px
+    ],
+)
+def test_onnx_converts_the_input_norm_and_view_layers(
     tmp_path: Path, batch: int, changes: dict[str, object]
 ) -> None:
     branch = build_branch(replace(SMALL, **changes))  # type: ignore[arg-type]

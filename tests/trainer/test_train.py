@@ -105,5 +105,7 @@ def test_fit_options_rebuild_a_trained_branch_or_say_what_they_cannot() -> None:
         image_size=64, width=0.5, blocks=3, input_norm="standardise", mirror_invariant=True
     )
     assert FitOptions(data=["x"], out="run", **FitOptions.branch_options(trained)).branch_config() == trained
+    centred = BranchConfig(centre_view=0.5, centre_size=96)
+    assert FitOptions(data=["x"], out="run", **FitOptions.branch_options(centred)).branch_config() == centred
     with pytest.raises(ValueError, match=r"cannot rebuild a branch with \['groups'\]"):
         FitOptions.branch_options(BranchConfig(groups=4))
