@@ -77,7 +77,9 @@ def test_export_can_make_a_trained_model_mirror_invariant(
     assert np.max(np.abs(plain - embedder.embed(pictures))) > 1e-4  # the same weights, another branch
 
 
-def test_export_can_give_a_trained_model_a_centre_view(trained_tiny_model: TrainedModel, tmp_path: Path) -> None:
+def test_export_can_give_a_trained_model_a_centre_view(
+    trained_tiny_model: TrainedModel, tmp_path: Path
+) -> None:
     result = export(trained_tiny_model.run, tmp_path / "centre.onnx", centre_view=0.5, centre_size=32)
     card = load_card(result.model)
     assert card.provenance["branch"]["centre_view"] == 0.5 and card.provenance["branch"]["centre_size"] == 32
