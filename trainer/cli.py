@@ -209,8 +209,8 @@ def _other_parsers(commands: Any) -> None:
         type=float,
         metavar="AREA",
         help="export a branch that also embeds each picture's centred box of this share of its area "
-        "(0.5: half) and averages the two vectors: a cropped or framed copy shares a view with its "
-        "original (the weights are unchanged; 0 turns it off)",
+        "(0.5: half) and averages the two vectors: a copy cropped towards its centre or framed at its "
+        "edges keeps one view close to its original's (the weights are unchanged; 0 turns it off)",
     )
     export.add_argument(
         "--centre-size",

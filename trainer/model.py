@@ -67,9 +67,9 @@ class BranchConfig:
     extra_blocks: int = 0
     # A second view, averaged with the whole picture's: the centred box of this share of the
     # picture's area, resized to `centre_size` pixels (0: the input size) and embedded by the same
-    # weights. A cropped copy, a screenshot's pasted picture or a watermarked corner then shares a
-    # view with its original. Weightless, so it can be switched on at export (about 1.6 times the
-    # compute at 96 pixels). 0 turns it off.
+    # weights. A copy cropped towards its centre, a watermarked corner or bars at the edges change
+    # one view and leave the other. Weightless, so it can be switched on at export (about 1.6 times
+    # the compute at 96 pixels). 0 turns it off.
     centre_view: float = 0.0
     centre_size: int = 0
 
