@@ -1,0 +1,254 @@
+"""Is a candidate's default scan better than the bundled one's, or did the draw favour it?
+
+`benchmarks.compare` judges the model alone, at the threshold calibration would give each model.
+What users see is a scan's groups: each card's own threshold and pHash rule, the screenshot look,
+the colour veto, and one wrong link costing every pair it joins. Here both models scan the same
+files of the accuracy benchmark (several draws pooled, as calibration pools them) as its `engine`
+row does, each with its card's calibrated settings, so calibrate a candidate on the validation
+split first (`python -m benchmarks.accuracy --split val --calibrate --model CANDIDATE.onnx`).
+
+A paired cluster bootstrap (the clusters are look-alike series drawn whole, as in
+`benchmarks.pairs.bootstrap_intervals`) redraws the split's pictures and computes both scans' pair
+precision and recall on every redraw, so each difference comes with an interval. A candidate's scan
+is better when the recall difference lies above zero and its precision is not shown lower; it
+trades precision for recall when both are shown to move. `precision_kept_share` says in how many
+redraws each scan's precision stays at the target: how sure its card's calibration is.
+
+    python -m benchmarks.compare_scans resources/models/dupfinder-default.onnx CANDIDATE.onnx --split val
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from benchmarks.accuracy import (
+    DEFAULT_CORPUS,
+    GATES,
+    TIER_LEVELS,
+    build_files,
+    embed_files,
+    engine_graph,
+    group_ids,
+    series_keys,
+)
+from benchmarks.pairs import PairSet, false_pair_weights
+from dupfinder.embedder import Embedder
+from dupfinder.phash import compared_views
+
+LEVEL_OF = {name: level for level, names in TIER_LEVELS.items() for name in names}
+
+
+@dataclass
+class ScanOutcome:
+    """One model's default scans over the pooled draws: which copies each found, and the clusters
+    of every unrelated pair its groups joined."""
+
+    found: list[np.ndarray] = field(default_factory=list)  # per draw: bool per positive pair
+    positive_cluster: list[np.ndarray] = field(default_factory=list)
+    positive_level: list[list[str]] = field(default_factory=list)
+    false_clusters: list[np.ndarray] = field(default_factory=list)  # per draw: (k, 2)
+    seconds: float = 0.0
+
+    def arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        return (
+            np.concatenate(self.found).astype(bool),
+            np.concatenate(self.positive_cluster).astype(np.int64),
+            np.concatenate(self.false_clusters).reshape(-1, 2).astype(np.int64),
+        )
+
+    def recall_by_level(self) -> dict[str, float]:
+        found = np.concatenate(self.found).astype(bool)
+        levels = np.array([level for draw in self.positive_level for level in draw])
+        return {
+            level: round(float(found[levels == level].mean()), 4)
+            for level in TIER_LEVELS
+            if (levels == level).any()
+        }
+
+
+def grouped_pairs(pairs: PairSet, group_of: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per positive pair whether both files share a group, and the (i, j) file indices of every
+    pair of files from different sources that share one (what `group_counts` counts)."""
+    found = np.array([group_of[i] >= 0 and group_of[i] == group_of[j] for i, j, _ in pairs.positives], bool)
+    false: list[tuple[int, int]] = []
+    for group in np.unique(group_of[group_of >= 0]):
+        members = np.flatnonzero(group_of == group)
+        for a, first in enumerate(members):
+            for second in members[a + 1 :]:
+                if pairs.source[first] != pairs.source[second]:
+                    false.append((int(first), int(second)))
+    return found, np.array(false, np.int64).reshape(-1, 2)
+
+
+def scan_draws(
+    corpus: Path, work: Path, models: list[Path], split: str, seeds: list[int], originals: int, workers: int
+) -> tuple[list[ScanOutcome], int]:
+    """Every model's default scan of every draw, with clusters numbered across the draws."""
+    clusters: dict[str, int] = {}
+    outcomes = [ScanOutcome() for _ in models]
+    embedders = [Embedder(model) for model in models]
+    for seed in seeds:
+        files = build_files(corpus, work, originals, seed, split)
+        pairs = PairSet(files.source, files.is_original, files.transform, files.hard_negatives, TIER_LEVELS)
+        cluster = np.array([clusters.setdefault(key, len(clusters)) for key in series_keys(files)])
+        of_positive = np.array([cluster[j] for _, j, _ in pairs.positives], np.int64)
+        levels = [LEVEL_OF[name] for _, _, name in pairs.positives]
+        for embedder, into in zip(embedders, outcomes):
+            start = time.perf_counter()
+            embedded = embed_files(files.paths, embedder, workers, second_looks=True)
+            threshold = embedder.card.default_threshold
+            graph, index_of = engine_graph(
+                files.paths,
+                embedded.vectors,
+                embedded.sizes,
+                embedded.hashes,
+                embedder.card.confirm_rule,
+                embedded.inner,
+                None,
+                embedded.chromas,
+                None,
+                embedded.hash_views,
+                compared_views(mirrored_copies=False, turned_copies=False),
+                embedded.shares,
+            )
+            found, false = grouped_pairs(pairs, group_ids(graph, index_of, threshold))
+            into.seconds += time.perf_counter() - start
+            into.found.append(found)
+            into.positive_cluster.append(of_positive)
+            into.positive_level.append(levels)
+            into.false_clusters.append(cluster[false].reshape(-1, 2))
+        print(f"draw {seed}: {len(files.paths)} files scanned with {len(models)} models", flush=True)
+    return outcomes, len(clusters)
+
+
+def scan_figures(outcome: ScanOutcome, weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Pair precision and recall of a scan's groups for each row of cluster `weights`
+    (redraws, clusters): a copy counts its cluster's weight, an unrelated pair as
+    `false_pair_weights` says."""
+    found, positive_cluster, false_clusters = outcome.arrays()
+    clusters = weights.shape[1]
+    total = weights @ np.bincount(positive_cluster, minlength=clusters)
+    hits = weights @ np.bincount(positive_cluster[found], minlength=clusters)
+    false = np.zeros(len(weights))
+    if len(false_clusters):
+        linked, counts = np.unique(np.sort(false_clusters, axis=1), axis=0, return_counts=True)
+        false = false_pair_weights(weights, linked) @ counts
+    called = hits + false
+    precision = np.divide(hits, called, out=np.ones(len(weights)), where=called > 0)
+    recall = np.divide(hits, total, out=np.zeros(len(weights)), where=total > 0)
+    return precision, recall
+
+
+def verdict(recall_interval: list[float], precision_interval: list[float]) -> str:
+    """What the differences' intervals (candidate minus base) show."""
+    recall_up, recall_down = recall_interval[0] > 0, recall_interval[1] < 0
+    precision_up, precision_down = precision_interval[0] > 0, precision_interval[1] < 0
+    if recall_up and precision_down:
+        return "trades precision for recall"
+    if recall_down and precision_up:
+        return "trades recall for precision"
+    if (recall_up or precision_up) and not (recall_down or precision_down):
+        return "better"
+    if (recall_down or precision_down) and not (recall_up or precision_up):
+        return "worse"
+    return "not shown to differ"
+
+
+def compare_scans(
+    base: ScanOutcome,
+    candidate: ScanOutcome,
+    clusters: int,
+    target: float,
+    redraws: int = 1000,
+    seed: int = 0,
+) -> dict[str, Any]:
+    """Both scans' precision and recall, their differences, and bootstrap intervals."""
+    weights = np.vstack(
+        [np.ones(clusters), np.random.default_rng(seed).poisson(1.0, (redraws, clusters))]
+    ).astype(np.float64)
+    (base_precision, base_recall), (candidate_precision, candidate_recall) = (
+        scan_figures(outcome, weights) for outcome in (base, candidate)
+    )
+
+    def interval(values: np.ndarray, digits: int) -> list[float]:
+        return [round(float(v), digits) for v in np.percentile(values[1:], [2.5, 97.5])]
+
+    recall_difference = candidate_recall - base_recall
+    precision_difference = candidate_precision - base_precision
+    figures: dict[str, Any] = {"target_precision": target}
+    for name, outcome, precision, recall in (
+        ("base", base, base_precision, base_recall),
+        ("candidate", candidate, candidate_precision, candidate_recall),
+    ):
+        figures[name] = {
+            "precision": round(float(precision[0]), 5),
+            "precision_interval": interval(precision, 5),
+            "precision_kept_share": round(float((precision[1:] >= target).mean()), 3),
+            "recall": round(float(recall[0]), 4),
+            "recall_interval": interval(recall, 4),
+            "recall_by_level": outcome.recall_by_level(),
+            "false_pairs": int(sum(len(f) for f in outcome.false_clusters)),
+            "seconds": round(outcome.seconds, 1),
+        }
+    recall_interval = interval(recall_difference, 4)
+    precision_interval = interval(precision_difference, 5)
+    return {
+        **figures,
+        "recall_difference": round(float(recall_difference[0]), 4),
+        "recall_difference_interval": recall_interval,
+        "precision_difference": round(float(precision_difference[0]), 5),
+        "precision_difference_interval": precision_interval,
+        "verdict": verdict(recall_interval, precision_interval),
+        "redraws": redraws,
+        "clusters": clusters,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("base", type=Path, help="the model to beat (the bundled one)")
+    parser.add_argument("candidate", type=Path, help="calibrated on the validation split (its card)")
+    parser.add_argument("--split", choices=("val", "test"), default="val")
+    parser.add_argument("--draws", type=int, default=5, help="draws of originals pooled (seeds 0, 1, …)")
+    parser.add_argument("--originals", type=int, default=250)
+    parser.add_argument("--target-precision", type=float, default=GATES["precision"])
+    parser.add_argument("--redraws", type=int, default=1000)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS)
+    parser.add_argument("--work", type=Path, default=Path.home() / ".cache" / "dupfinder" / "bench")
+    parser.add_argument("--out", type=Path, default=Path("benchmarks/results/compare-scans.json"))
+    args = parser.parse_args()
+    if not (args.corpus / "images" / args.split).is_dir():
+        raise SystemExit(f"no corpus at {args.corpus}: build it with scripts/build-corpus first")
+    outcomes, clusters = scan_draws(
+        args.corpus,
+        args.work,
+        [args.base, args.candidate],
+        args.split,
+        list(range(args.draws)),
+        args.originals,
+        args.workers,
+    )
+    result = {
+        "base_model": str(args.base),
+        "candidate_model": str(args.candidate),
+        "split": args.split,
+        "draws": args.draws,
+        **compare_scans(outcomes[0], outcomes[1], clusters, args.target_precision, args.redraws),
+    }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=2) + "\n")
+    print(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()
