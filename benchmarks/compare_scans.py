@@ -89,8 +89,9 @@ def grouped_pairs(pairs: PairSet, group_of: np.ndarray) -> tuple[np.ndarray, np.
 
 def scan_draws(
     corpus: Path, work: Path, models: list[Path], split: str, seeds: list[int], originals: int, workers: int
-) -> tuple[list[ScanOutcome], int]:
-    """Every model's default scan of every draw, with clusters numbered across the draws."""
+) -> tuple[list[ScanOutcome], list[str]]:
+    """Every model's default scan of every draw, with clusters numbered across the draws, and each
+    cluster's series (`benchmarks.accuracy.sibling_key`) by number."""
     clusters: dict[str, int] = {}
     outcomes = [ScanOutcome() for _ in models]
     embedders = [Embedder(model) for model in models]
@@ -125,7 +126,19 @@ def scan_draws(
             into.positive_level.append(levels)
             into.false_clusters.append(cluster[false].reshape(-1, 2))
         print(f"draw {seed}: {len(files.paths)} files scanned with {len(models)} models", flush=True)
-    return outcomes, len(clusters)
+    return outcomes, list(clusters)
+
+
+def false_pairs_by_series(outcome: ScanOutcome, series: list[str], top: int = 10) -> list[list[Any]]:
+    """The series whose pictures a scan's groups join most often, with the false pairs each join
+    makes over the draws: [series, series, pairs], most first (one series twice: two of its
+    pictures)."""
+    _, _, false_clusters = outcome.arrays()
+    if not len(false_clusters):
+        return []
+    linked, counts = np.unique(np.sort(false_clusters, axis=1), axis=0, return_counts=True)
+    ranked = np.argsort(-counts, kind="stable")[:top]
+    return [[series[linked[i, 0]], series[linked[i, 1]], int(counts[i])] for i in ranked]
 
 
 def scan_figures(outcome: ScanOutcome, weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -203,8 +216,10 @@ def compare_scans(
         **figures,
         "recall_difference": round(float(recall_difference[0]), 4),
         "recall_difference_interval": recall_interval,
+        "recall_higher_share": round(float((recall_difference[1:] > 0).mean()), 3),
         "precision_difference": round(float(precision_difference[0]), 5),
         "precision_difference_interval": precision_interval,
+        "precision_lower_share": round(float((precision_difference[1:] < 0).mean()), 3),
         "verdict": verdict(recall_interval, precision_interval),
         "redraws": redraws,
         "clusters": clusters,
@@ -229,7 +244,7 @@ def main() -> None:
     args = parser.parse_args()
     if not (args.corpus / "images" / args.split).is_dir():
         raise SystemExit(f"no corpus at {args.corpus}: build it with scripts/build-corpus first")
-    outcomes, clusters = scan_draws(
+    outcomes, series = scan_draws(
         args.corpus,
         args.work,
         [args.base, args.candidate],
@@ -243,8 +258,10 @@ def main() -> None:
         "candidate_model": str(args.candidate),
         "split": args.split,
         "draws": args.draws,
-        **compare_scans(outcomes[0], outcomes[1], clusters, args.target_precision, args.redraws),
+        **compare_scans(outcomes[0], outcomes[1], len(series), args.target_precision, args.redraws),
     }
+    for name, outcome in (("base", outcomes[0]), ("candidate", outcomes[1])):
+        result[name]["false_pairs_by_series"] = false_pairs_by_series(outcome, series)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps(result, indent=2))

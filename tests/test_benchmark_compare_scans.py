@@ -13,6 +13,7 @@ from benchmarks.accuracy import TIER_LEVELS
 from benchmarks.compare_scans import (
     ScanOutcome,
     compare_scans,
+    false_pairs_by_series,
     grouped_pairs,
     scan_draws,
     scan_figures,
@@ -52,6 +53,15 @@ def test_scan_figures_weigh_copies_and_false_pairs_by_their_clusters() -> None:
     # Row 1: hits 2·2 = 4 of 2·2 + 3 = 7 copies; false pairs 2·3 across + 3 inside = 9.
     assert recall.tolist() == pytest.approx([2 / 3, 4 / 7, 0.0])
     assert precision.tolist() == pytest.approx([2 / 4, 4 / 13, 0.0])
+
+
+def test_false_pairs_are_ranked_by_the_series_they_join() -> None:
+    outcome = _outcome([True], [0], [[2, 1], [1, 2], [0, 0], [1, 2]])
+    assert false_pairs_by_series(outcome, ["moon", "earth", "sign"]) == [
+        ["earth", "sign", 3],
+        ["moon", "moon", 1],
+    ]
+    assert false_pairs_by_series(_outcome([True], [0], []), ["moon"]) == []
 
 
 def test_verdict_reads_both_intervals() -> None:
@@ -99,10 +109,11 @@ def test_each_model_scans_with_its_own_card(tmp_path: Path) -> None:
     card["default_threshold"] = 1.0
     card.pop("hash_confirm", None)
     strict.with_suffix(".json").write_text(json.dumps(card), encoding="utf-8")
-    outcomes, clusters = scan_draws(corpus, tmp_path / "work", [base, strict], "val", [0, 1], 3, 1)
+    outcomes, series = scan_draws(corpus, tmp_path / "work", [base, strict], "val", [0, 1], 3, 1)
     copies = sum(len(level) for level in TIER_LEVELS.values())
     assert [len(np.concatenate(o.found)) for o in outcomes] == [2 * 3 * copies] * 2
-    result = compare_scans(outcomes[0], outcomes[1], clusters, 0.99, redraws=100)
+    assert len(series) == len(set(series)) == len(NAMES)  # every picture drawn, originals or not
+    result = compare_scans(outcomes[0], outcomes[1], len(series), 0.99, redraws=100)
     assert result["base"]["recall_by_level"]["easy"] >= 0.9
     assert result["candidate"]["recall"] < result["base"]["recall"]
     assert result["recall_difference"] < 0
