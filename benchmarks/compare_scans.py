@@ -40,6 +40,7 @@ from benchmarks.accuracy import (
 )
 from benchmarks.pairs import PairSet, false_pair_weights
 from dupfinder.embedder import Embedder
+from dupfinder.modelcard import ModelCard
 from dupfinder.phash import compared_views
 
 LEVEL_OF = {name: level for level, names in TIER_LEVELS.items() for name in names}
@@ -71,6 +72,13 @@ class ScanOutcome:
             for level in TIER_LEVELS
             if (levels == level).any()
         }
+
+
+def is_calibrated(card: ModelCard) -> bool:
+    """Whether the card's threshold is the one `benchmarks.accuracy --split val --calibrate` wrote:
+    a scan compared at a threshold its export guessed says little about the network."""
+    calibration = card.evaluation.get("benchmark_calibration") or {}
+    return calibration.get("split") == "val" and calibration.get("min_similarity") == card.default_threshold
 
 
 def grouped_pairs(pairs: PairSet, group_of: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -244,6 +252,13 @@ def main() -> None:
     args = parser.parse_args()
     if not (args.corpus / "images" / args.split).is_dir():
         raise SystemExit(f"no corpus at {args.corpus}: build it with scripts/build-corpus first")
+    for model in (args.base, args.candidate):
+        if not is_calibrated(Embedder(model, device="cpu").card):
+            print(
+                f"warning: {model}'s threshold was not calibrated on the validation split; run "
+                f"python -m benchmarks.accuracy --split val --calibrate --model {model}",
+                flush=True,
+            )
     outcomes, series = scan_draws(
         args.corpus,
         args.work,

@@ -15,11 +15,13 @@ from benchmarks.compare_scans import (
     compare_scans,
     false_pairs_by_series,
     grouped_pairs,
+    is_calibrated,
     scan_draws,
     scan_figures,
     verdict,
 )
 from benchmarks.pairs import PairSet
+from dupfinder.embedder import Embedder
 from dupfinder.models import find_model
 from tests.imagegen import detailed_photo, save
 
@@ -109,6 +111,8 @@ def test_each_model_scans_with_its_own_card(tmp_path: Path) -> None:
     card["default_threshold"] = 1.0
     card.pop("hash_confirm", None)
     strict.with_suffix(".json").write_text(json.dumps(card), encoding="utf-8")
+    assert is_calibrated(Embedder(base, device="cpu").card)
+    assert not is_calibrated(Embedder(strict, device="cpu").card)
     outcomes, series = scan_draws(corpus, tmp_path / "work", [base, strict], "val", [0, 1], 3, 1)
     copies = sum(len(level) for level in TIER_LEVELS.values())
     assert [len(np.concatenate(o.found)) for o in outcomes] == [2 * 3 * copies] * 2
