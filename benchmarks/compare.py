@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks.accuracy import DEFAULT_CORPUS, TIER_LEVELS, build_files, embed_files, series_keys
+from benchmarks.accuracy import DEFAULT_CORPUS, GATES, TIER_LEVELS, build_files, embed_files, series_keys
 from benchmarks.pairs import (
     PairSet,
     false_pair_weights,
@@ -191,31 +191,57 @@ def compare(
     }
 
 
+def add_draw_options(parser: argparse.ArgumentParser, out: str) -> None:
+    """The options every comparison over pooled draws of the accuracy benchmark shares
+    (`compare`, `compare_scans`, `view_rules`), with `out` the default result file's name."""
+    parser.add_argument("--split", choices=("val", "test"), default="val")
+    parser.add_argument("--draws", type=int, default=5, help="draws of originals pooled (seeds 0, 1, …)")
+    parser.add_argument("--originals", type=int, default=250)
+    parser.add_argument("--target-precision", type=float, default=GATES["precision"])
+    parser.add_argument(
+        "--redraws", type=int, default=1000, help="bootstrap redraws of the look-alike series"
+    )
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS)
+    parser.add_argument("--work", type=Path, default=Path.home() / ".cache" / "dupfinder" / "bench")
+    parser.add_argument("--out", type=Path, default=Path("benchmarks/results") / out)
+
+
+def parse_draw_options(parser: argparse.ArgumentParser) -> argparse.Namespace:
+    """The parsed options, once the corpus's split is known to be there."""
+    args = parser.parse_args()
+    if not (args.corpus / "images" / args.split).is_dir():
+        raise SystemExit(f"no corpus at {args.corpus}: build it with scripts/build-corpus first")
+    return args
+
+
+def draw_arguments(args: argparse.Namespace) -> dict[str, Any]:
+    """The parsed options as the keyword arguments that `score_draws` and its kin take."""
+    return {
+        "corpus": args.corpus,
+        "work": args.work,
+        "split": args.split,
+        "seeds": list(range(args.draws)),
+        "originals": args.originals,
+        "workers": args.workers,
+    }
+
+
+def write_result(out: Path, result: dict[str, Any]) -> None:
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=2) + "\n")
+    print(json.dumps(result, indent=2))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("base", type=Path, help="the model to beat (the bundled one)")
     parser.add_argument("candidate", type=Path)
-    parser.add_argument("--split", choices=("val", "test"), default="val")
-    parser.add_argument("--draws", type=int, default=5, help="draws of originals pooled (seeds 0, 1, …)")
-    parser.add_argument("--originals", type=int, default=250)
-    parser.add_argument("--target-precision", type=float, default=0.99)
-    parser.add_argument("--redraws", type=int, default=1000)
-    parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS)
-    parser.add_argument("--work", type=Path, default=Path.home() / ".cache" / "dupfinder" / "bench")
-    parser.add_argument("--out", type=Path, default=Path("benchmarks/results/compare.json"))
-    args = parser.parse_args()
-    scored, clusters = score_draws(
-        args.corpus,
-        args.work,
-        [args.base, args.candidate],
-        args.split,
-        list(range(args.draws)),
-        args.originals,
-        args.workers,
-    )
+    add_draw_options(parser, "compare.json")
+    args = parse_draw_options(parser)
+    scored, clusters = score_draws(models=[args.base, args.candidate], **draw_arguments(args))
     result = {
         "base": str(args.base),
         "candidate": str(args.candidate),
@@ -223,9 +249,7 @@ def main() -> None:
         "draws": args.draws,
         **compare(scored[0], scored[1], clusters, args.target_precision, args.redraws),
     }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=2) + "\n")
-    print(json.dumps(result, indent=2))
+    write_result(args.out, result)
 
 
 if __name__ == "__main__":

@@ -20,7 +20,6 @@ redraws each scan's precision stays at the target: how sure its card's calibrati
 from __future__ import annotations
 
 import argparse
-import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,8 +28,6 @@ from typing import Any
 import numpy as np
 
 from benchmarks.accuracy import (
-    DEFAULT_CORPUS,
-    GATES,
     TIER_LEVELS,
     build_files,
     embed_files,
@@ -38,6 +35,7 @@ from benchmarks.accuracy import (
     group_ids,
     series_keys,
 )
+from benchmarks.compare import add_draw_options, draw_arguments, parse_draw_options, write_result
 from benchmarks.pairs import PairSet, false_pair_weights
 from dupfinder.embedder import Embedder
 from dupfinder.modelcard import ModelCard
@@ -240,18 +238,8 @@ def main() -> None:
     )
     parser.add_argument("base", type=Path, help="the model to beat (the bundled one)")
     parser.add_argument("candidate", type=Path, help="calibrated on the validation split (its card)")
-    parser.add_argument("--split", choices=("val", "test"), default="val")
-    parser.add_argument("--draws", type=int, default=5, help="draws of originals pooled (seeds 0, 1, …)")
-    parser.add_argument("--originals", type=int, default=250)
-    parser.add_argument("--target-precision", type=float, default=GATES["precision"])
-    parser.add_argument("--redraws", type=int, default=1000)
-    parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS)
-    parser.add_argument("--work", type=Path, default=Path.home() / ".cache" / "dupfinder" / "bench")
-    parser.add_argument("--out", type=Path, default=Path("benchmarks/results/compare-scans.json"))
-    args = parser.parse_args()
-    if not (args.corpus / "images" / args.split).is_dir():
-        raise SystemExit(f"no corpus at {args.corpus}: build it with scripts/build-corpus first")
+    add_draw_options(parser, "compare-scans.json")
+    args = parse_draw_options(parser)
     for model in (args.base, args.candidate):
         if not is_calibrated(Embedder(model, device="cpu").card):
             print(
@@ -259,15 +247,7 @@ def main() -> None:
                 f"python -m benchmarks.accuracy --split val --calibrate --model {model}",
                 flush=True,
             )
-    outcomes, series = scan_draws(
-        args.corpus,
-        args.work,
-        [args.base, args.candidate],
-        args.split,
-        list(range(args.draws)),
-        args.originals,
-        args.workers,
-    )
+    outcomes, series = scan_draws(models=[args.base, args.candidate], **draw_arguments(args))
     result = {
         "base_model": str(args.base),
         "candidate_model": str(args.candidate),
@@ -277,9 +257,7 @@ def main() -> None:
     }
     for name, outcome in (("base", outcomes[0]), ("candidate", outcomes[1])):
         result[name]["false_pairs_by_series"] = false_pairs_by_series(outcome, series)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=2) + "\n")
-    print(json.dumps(result, indent=2))
+    write_result(args.out, result)
 
 
 if __name__ == "__main__":

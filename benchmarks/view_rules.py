@@ -16,15 +16,23 @@ threshold keeping the target pair precision is compared with the whole picture's
 from __future__ import annotations
 
 import argparse
-import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from benchmarks.accuracy import DEFAULT_CORPUS, GATES, TIER_LEVELS, build_files, embed_files, series_keys
-from benchmarks.compare import NEGATIVE_FLOOR_PRECISION, Scored, compare, negative_floor
+from benchmarks.accuracy import TIER_LEVELS, build_files, embed_files, series_keys
+from benchmarks.compare import (
+    NEGATIVE_FLOOR_PRECISION,
+    Scored,
+    add_draw_options,
+    compare,
+    draw_arguments,
+    negative_floor,
+    parse_draw_options,
+    write_result,
+)
 from benchmarks.pairs import PairSet, false_pairs_at, loosest_at, negative_scores, positive_scores
 from dupfinder.embedder import Embedder
 
@@ -135,27 +143,10 @@ def main() -> None:
     )
     parser.add_argument("one_view", type=Path, help="the weights exported with one view")
     parser.add_argument("two_view", type=Path, help="the same weights exported with --centre-view")
-    parser.add_argument("--split", choices=("val", "test"), default="val")
-    parser.add_argument("--draws", type=int, default=5)
-    parser.add_argument("--originals", type=int, default=250)
-    parser.add_argument("--target-precision", type=float, default=GATES["precision"])
-    parser.add_argument("--redraws", type=int, default=1000)
-    parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS)
-    parser.add_argument("--work", type=Path, default=Path.home() / ".cache" / "dupfinder" / "bench")
-    parser.add_argument("--out", type=Path, default=Path("benchmarks/results/view-rules.json"))
-    args = parser.parse_args()
-    if not (args.corpus / "images" / args.split).is_dir():
-        raise SystemExit(f"no corpus at {args.corpus}: build it with scripts/build-corpus first")
+    add_draw_options(parser, "view-rules.json")
+    args = parse_draw_options(parser)
     scored, transforms, clusters = score_rules(
-        args.corpus,
-        args.work,
-        args.one_view,
-        args.two_view,
-        args.split,
-        list(range(args.draws)),
-        args.originals,
-        args.workers,
+        one_view=args.one_view, two_view=args.two_view, **draw_arguments(args)
     )
     result: dict[str, Any] = {
         "one_view": str(args.one_view),
@@ -177,9 +168,7 @@ def main() -> None:
         else:
             sure = compare(scored["whole"], scored["whole"], clusters, args.target_precision, args.redraws)
             result[rule]["sure"] = sure["base_sure"]
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=2) + "\n")
-    print(json.dumps(result, indent=2))
+    write_result(args.out, result)
 
 
 if __name__ == "__main__":
