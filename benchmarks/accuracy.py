@@ -401,6 +401,25 @@ def engine_graph(
     return graph, index_of
 
 
+def default_scan_graph(
+    paths: list[Path], embedded: Embedded, confirm: HashConfirm | None = None
+) -> tuple[NeighbourGraph, dict[str, int]]:
+    """The graph a default scan builds (screenshot looks, colour veto, no turned, mirrored or
+    cropped copies), with `confirm` as its pHash rule."""
+    return engine_graph(
+        paths,
+        embedded.vectors,
+        embedded.sizes,
+        embedded.hashes,
+        confirm,
+        embedded.inner,
+        None,
+        embedded.chromas,
+        hash_views=embedded.hash_views,
+        shares=embedded.shares,
+    )
+
+
 def pair_aligner(embedder: Embedder, turned: bool = False, mirrored: bool = False) -> Aligner:
     """A scan's pair aligner (`dupfinder.alignment`), remembering its answers: calibration's five
     validation draws share pictures, so they ask about many of the same pairs."""
@@ -718,18 +737,7 @@ class ScanDraws:
     def __init__(self, draws: list[tuple[BenchFiles, PairSet, Embedded]]) -> None:
         self.graphs = []
         for files, pairs, embedded in draws:
-            graph, index_of = engine_graph(
-                files.paths,
-                embedded.vectors,
-                embedded.sizes,
-                embedded.hashes,
-                None,
-                embedded.inner,
-                None,
-                embedded.chromas,
-                hash_views=embedded.hash_views,
-                shares=embedded.shares,
-            )
+            graph, index_of = default_scan_graph(files.paths, embedded)
             self.graphs.append((pairs, graph, index_of))
 
     def pooled(
@@ -876,10 +884,15 @@ def false_pair_sources(files: BenchFiles, group_of: np.ndarray, top: int = 10) -
     return [[first[a], first[b], count] for (a, b), count in ranked]
 
 
+def copies_found(pairs: PairSet, group_of: np.ndarray) -> np.ndarray:
+    """Per copy in `pairs.positives`, whether the groups put it with its original."""
+    return np.array([group_of[i] >= 0 and group_of[i] == group_of[j] for i, j, _ in pairs.positives], bool)
+
+
 def group_counts(pairs: PairSet, group_of: np.ndarray) -> tuple[int, int]:
     """(true pairs, false pairs) that the engine's groups make: every two files in one group are
     called copies, so a wrong link costs every pair it joins, not one."""
-    found = sum(1 for i, j, _ in pairs.positives if group_of[i] >= 0 and group_of[i] == group_of[j])
+    found = int(copies_found(pairs, group_of).sum())
     false = 0
     grouped = group_of >= 0
     order = np.argsort(group_of[grouped], kind="stable")

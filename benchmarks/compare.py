@@ -20,15 +20,25 @@ from __future__ import annotations
 
 import argparse
 import json
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from benchmarks.accuracy import DEFAULT_CORPUS, GATES, TIER_LEVELS, build_files, embed_files, series_keys
+from benchmarks.accuracy import (
+    DEFAULT_CORPUS,
+    GATES,
+    TIER_LEVELS,
+    BenchFiles,
+    build_files,
+    embed_files,
+    series_keys,
+)
 from benchmarks.pairs import (
     PairSet,
+    ScoreRows,
     false_pair_weights,
     false_pairs_at,
     loosest_at,
@@ -36,6 +46,8 @@ from benchmarks.pairs import (
     positive_scores,
 )
 from dupfinder.embedder import Embedder
+
+PairScores = Callable[[np.ndarray, np.ndarray], np.ndarray]  # file indices i, j → each pair's score
 
 # Unrelated pairs below the score where a model's own precision falls under this share are left
 # out: no redraw moves a 0.99-precision threshold down there, and keeping them all would hold
@@ -62,6 +74,43 @@ class Scored:
             np.concatenate(self.negative_clusters),
             max(self.floors),
         )
+
+    def add_draw(
+        self, draw: Draw, rows: ScoreRows, by_pair: Callable[[np.ndarray, np.ndarray], np.ndarray]
+    ) -> None:
+        """One draw's scores: every copy's, and the unrelated pairs' from the floor up (`rows`
+        scores rows of files against all, `by_pair` the pairs of file indices i and j)."""
+        positive = positive_scores(draw.pairs, rows)
+        floor = negative_floor(positive, negative_scores(draw.pairs, rows), NEGATIVE_FLOOR_PRECISION)
+        kept = false_pairs_at(draw.pairs, rows, floor)
+        self.positive.append(positive)
+        self.positive_cluster.append(draw.positive_cluster)
+        self.negative.append(by_pair(kept[:, 0], kept[:, 1]).astype(np.float32))
+        self.negative_clusters.append(draw.cluster[kept])
+        self.floors.append(floor)
+
+
+@dataclass
+class Draw:
+    """One draw of the accuracy benchmark's files, each file's cluster (its look-alike series,
+    numbered across the draws) and each copy's (in `pairs.positives` order)."""
+
+    files: BenchFiles
+    pairs: PairSet
+    cluster: np.ndarray
+    positive_cluster: np.ndarray
+
+
+def pooled_draws(
+    corpus: Path, work: Path, split: str, seeds: list[int], originals: int, series: dict[str, int]
+) -> Iterator[Draw]:
+    """The draws of `seeds`, numbering look-alike series in `series` as they first appear, so that a
+    series drawn again is one cluster for the bootstrap."""
+    for seed in seeds:
+        files = build_files(corpus, work, originals, seed, split)
+        pairs = PairSet(files.source, files.is_original, files.transform, files.hard_negatives, TIER_LEVELS)
+        cluster = np.array([series.setdefault(key, len(series)) for key in series_keys(files)])
+        yield Draw(files, pairs, cluster, np.array([cluster[j] for _, j, _ in pairs.positives], np.int64))
 
 
 def negative_floor(positive: np.ndarray, negative: np.ndarray, target: float) -> float:
@@ -132,29 +181,22 @@ def score_draws(
     corpus: Path, work: Path, models: list[Path], split: str, seeds: list[int], originals: int, workers: int
 ) -> tuple[list[Scored], int]:
     """Every model's scores on every draw, with clusters numbered across the draws."""
-    clusters: dict[str, int] = {}
+    series: dict[str, int] = {}
     scored = [Scored() for _ in models]
-    for seed in seeds:
-        files = build_files(corpus, work, originals, seed, split)
-        pairs = PairSet(files.source, files.is_original, files.transform, files.hard_negatives, TIER_LEVELS)
-        cluster = np.array([clusters.setdefault(key, len(clusters)) for key in series_keys(files)])
-        of_positive = np.array([cluster[j] for _, j, _ in pairs.positives], np.int64)
-        for model, into in zip(models, scored):
-            vectors = embed_files(files.paths, Embedder(model), workers, second_looks=False).vectors
+    embedders = [Embedder(model) for model in models]
+    for seed, draw in zip(seeds, pooled_draws(corpus, work, split, seeds, originals, series)):
+        for embedder, into in zip(embedders, scored):
+            vectors = embed_files(draw.files.paths, embedder, workers, second_looks=False).vectors
 
             def rows(r: np.ndarray, v: np.ndarray = vectors) -> np.ndarray:
                 return v[r] @ v.T
 
-            positive = positive_scores(pairs, rows)
-            floor = negative_floor(positive, negative_scores(pairs, rows), NEGATIVE_FLOOR_PRECISION)
-            kept = false_pairs_at(pairs, rows, floor)
-            into.positive.append(positive)
-            into.positive_cluster.append(of_positive)
-            into.negative.append(np.einsum("ij,ij->i", vectors[kept[:, 0]], vectors[kept[:, 1]]))
-            into.negative_clusters.append(cluster[kept])
-            into.floors.append(floor)
-        print(f"draw {seed}: {len(files.paths)} files scored by {len(models)} models", flush=True)
-    return scored, len(clusters)
+            def by_pair(i: np.ndarray, j: np.ndarray, v: np.ndarray = vectors) -> np.ndarray:
+                return np.einsum("ij,ij->i", v[i], v[j])
+
+            into.add_draw(draw, rows, by_pair)
+        print(f"draw {seed}: {len(draw.files.paths)} files scored by {len(models)} models", flush=True)
+    return scored, len(series)
 
 
 def compare(

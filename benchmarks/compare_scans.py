@@ -27,21 +27,17 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks.accuracy import (
-    TIER_LEVELS,
-    build_files,
-    embed_files,
-    engine_graph,
-    group_ids,
-    series_keys,
+from benchmarks.accuracy import TIER_LEVELS, copies_found, default_scan_graph, embed_files, group_ids
+from benchmarks.compare import (
+    add_draw_options,
+    draw_arguments,
+    parse_draw_options,
+    pooled_draws,
+    write_result,
 )
-from benchmarks.compare import add_draw_options, draw_arguments, parse_draw_options, write_result
-from benchmarks.pairs import PairSet, false_pair_weights
+from benchmarks.pairs import PairSet, recall_by_transform_and_level, weighted_precision_recall
 from dupfinder.embedder import Embedder
-from dupfinder.modelcard import ModelCard
-from dupfinder.phash import compared_views
-
-LEVEL_OF = {name: level for level, names in TIER_LEVELS.items() for name in names}
+from dupfinder.modelcard import ModelCard, load_card
 
 
 @dataclass
@@ -51,7 +47,7 @@ class ScanOutcome:
 
     found: list[np.ndarray] = field(default_factory=list)  # per draw: bool per positive pair
     positive_cluster: list[np.ndarray] = field(default_factory=list)
-    positive_level: list[list[str]] = field(default_factory=list)
+    transforms: list[str] = field(default_factory=list)  # per positive pair, over the draws
     false_clusters: list[np.ndarray] = field(default_factory=list)  # per draw: (k, 2)
     seconds: float = 0.0
 
@@ -63,13 +59,9 @@ class ScanOutcome:
         )
 
     def recall_by_level(self) -> dict[str, float]:
+        """As the accuracy benchmark counts it: the mean of the tier's transforms' recalls."""
         found = np.concatenate(self.found).astype(bool)
-        levels = np.array([level for draw in self.positive_level for level in draw])
-        return {
-            level: round(float(found[levels == level].mean()), 4)
-            for level in TIER_LEVELS
-            if (levels == level).any()
-        }
+        return recall_by_transform_and_level(found, self.transforms, TIER_LEVELS)[1]
 
 
 def is_calibrated(card: ModelCard) -> bool:
@@ -82,7 +74,7 @@ def is_calibrated(card: ModelCard) -> bool:
 def grouped_pairs(pairs: PairSet, group_of: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Per positive pair whether both files share a group, and the (i, j) file indices of every
     pair of files from different sources that share one (what `group_counts` counts)."""
-    found = np.array([group_of[i] >= 0 and group_of[i] == group_of[j] for i, j, _ in pairs.positives], bool)
+    found = copies_found(pairs, group_of)
     false: list[tuple[int, int]] = []
     for group in np.unique(group_of[group_of >= 0]):
         members = np.flatnonzero(group_of == group)
@@ -98,41 +90,24 @@ def scan_draws(
 ) -> tuple[list[ScanOutcome], list[str]]:
     """Every model's default scan of every draw, with clusters numbered across the draws, and each
     cluster's series (`benchmarks.accuracy.sibling_key`) by number."""
-    clusters: dict[str, int] = {}
+    series: dict[str, int] = {}
     outcomes = [ScanOutcome() for _ in models]
     embedders = [Embedder(model) for model in models]
-    for seed in seeds:
-        files = build_files(corpus, work, originals, seed, split)
-        pairs = PairSet(files.source, files.is_original, files.transform, files.hard_negatives, TIER_LEVELS)
-        cluster = np.array([clusters.setdefault(key, len(clusters)) for key in series_keys(files)])
-        of_positive = np.array([cluster[j] for _, j, _ in pairs.positives], np.int64)
-        levels = [LEVEL_OF[name] for _, _, name in pairs.positives]
+    for seed, draw in zip(seeds, pooled_draws(corpus, work, split, seeds, originals, series)):
+        paths = draw.files.paths
         for embedder, into in zip(embedders, outcomes):
             start = time.perf_counter()
-            embedded = embed_files(files.paths, embedder, workers, second_looks=True)
-            threshold = embedder.card.default_threshold
-            graph, index_of = engine_graph(
-                files.paths,
-                embedded.vectors,
-                embedded.sizes,
-                embedded.hashes,
-                embedder.card.confirm_rule,
-                embedded.inner,
-                None,
-                embedded.chromas,
-                None,
-                embedded.hash_views,
-                compared_views(mirrored_copies=False, turned_copies=False),
-                embedded.shares,
-            )
-            found, false = grouped_pairs(pairs, group_ids(graph, index_of, threshold))
+            embedded = embed_files(paths, embedder, workers, second_looks=True)
+            graph, index_of = default_scan_graph(paths, embedded, embedder.card.confirm_rule)
+            group_of = group_ids(graph, index_of, embedder.card.default_threshold)
+            found, false = grouped_pairs(draw.pairs, group_of)
             into.seconds += time.perf_counter() - start
             into.found.append(found)
-            into.positive_cluster.append(of_positive)
-            into.positive_level.append(levels)
-            into.false_clusters.append(cluster[false].reshape(-1, 2))
-        print(f"draw {seed}: {len(files.paths)} files scanned with {len(models)} models", flush=True)
-    return outcomes, list(clusters)
+            into.positive_cluster.append(draw.positive_cluster)
+            into.transforms += [name for _, _, name in draw.pairs.positives]
+            into.false_clusters.append(draw.cluster[false].reshape(-1, 2))
+        print(f"draw {seed}: {len(paths)} files scanned with {len(models)} models", flush=True)
+    return outcomes, list(series)
 
 
 def false_pairs_by_series(outcome: ScanOutcome, series: list[str], top: int = 10) -> list[list[Any]]:
@@ -149,20 +124,9 @@ def false_pairs_by_series(outcome: ScanOutcome, series: list[str], top: int = 10
 
 def scan_figures(outcome: ScanOutcome, weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Pair precision and recall of a scan's groups for each row of cluster `weights`
-    (redraws, clusters): a copy counts its cluster's weight, an unrelated pair as
-    `false_pair_weights` says."""
+    (redraws, clusters), as `benchmarks.pairs.weighted_precision_recall` counts them."""
     found, positive_cluster, false_clusters = outcome.arrays()
-    clusters = weights.shape[1]
-    total = weights @ np.bincount(positive_cluster, minlength=clusters)
-    hits = weights @ np.bincount(positive_cluster[found], minlength=clusters)
-    false = np.zeros(len(weights))
-    if len(false_clusters):
-        linked, counts = np.unique(np.sort(false_clusters, axis=1), axis=0, return_counts=True)
-        false = false_pair_weights(weights, linked) @ counts
-    called = hits + false
-    precision = np.divide(hits, called, out=np.ones(len(weights)), where=called > 0)
-    recall = np.divide(hits, total, out=np.zeros(len(weights)), where=total > 0)
-    return precision, recall
+    return weighted_precision_recall(weights, positive_cluster, found, false_clusters)
 
 
 def verdict(recall_interval: list[float], precision_interval: list[float]) -> str:
@@ -241,7 +205,7 @@ def main() -> None:
     add_draw_options(parser, "compare-scans.json")
     args = parse_draw_options(parser)
     for model in (args.base, args.candidate):
-        if not is_calibrated(Embedder(model, device="cpu").card):
+        if not is_calibrated(load_card(model)):
             print(
                 f"warning: {model}'s threshold was not calibrated on the validation split; run "
                 f"python -m benchmarks.accuracy --split val --calibrate --model {model}",

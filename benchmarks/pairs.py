@@ -101,6 +101,39 @@ def false_pair_weights(weights: np.ndarray, cluster_pairs: np.ndarray) -> np.nda
     return weights[:, cluster_pairs[:, 0]] * np.where(inside[None, :], 1.0, weights[:, cluster_pairs[:, 1]])
 
 
+def weighted_precision_recall(
+    weights: np.ndarray, positive_cluster: np.ndarray, found: np.ndarray, false_clusters: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Pair precision and recall for each row of cluster `weights` (redraws, clusters): a copy
+    counts its cluster's weight (`found` flags those called copies), an unrelated pair called a copy
+    as `false_pair_weights` says, given its two clusters (`false_clusters`, (k, 2))."""
+    clusters = weights.shape[1]
+    total = weights @ np.bincount(positive_cluster, minlength=clusters)
+    hits = weights @ np.bincount(positive_cluster[found], minlength=clusters)
+    false = np.zeros(len(weights))
+    if len(false_clusters):
+        linked, counts = np.unique(np.sort(false_clusters, axis=1), axis=0, return_counts=True)
+        false = false_pair_weights(weights, linked) @ counts
+    called = hits + false
+    precision = np.divide(hits, called, out=np.ones(len(weights)), where=called > 0)
+    recall = np.divide(hits, total, out=np.zeros(len(weights)), where=total > 0)
+    return precision, recall
+
+
+def recall_by_transform_and_level(
+    found: np.ndarray, transforms: list[str], levels: dict[str, tuple[str, ...]]
+) -> tuple[dict[str, float], dict[str, float]]:
+    """Recall per transform (`found` flags each copy, `transforms` names its edit), and per tier
+    level as the mean of its transforms' recalls, so every edit weighs alike in its tier."""
+    names = np.array(transforms)
+    by_transform = {name: round(float(found[names == name].mean()), 4) for name in dict.fromkeys(transforms)}
+    by_level = {
+        level: round(float(np.mean([by_transform[t] for t in members if t in by_transform])), 4)
+        for level, members in levels.items()
+    }
+    return by_transform, by_level
+
+
 def bootstrap_intervals(
     pairs: PairSet,
     found: np.ndarray,
@@ -119,16 +152,9 @@ def bootstrap_intervals(
     clusters = int(pairs.cluster.max()) + 1
     weights = np.random.default_rng(seed).poisson(1.0, (draws, clusters)).astype(np.float64)
     of_positive = np.array([pairs.cluster[j] for _, j, _ in pairs.positives], np.int64)
-    total = weights @ np.bincount(of_positive, minlength=clusters)
-    hits = weights @ np.bincount(of_positive[found], minlength=clusters)
+    false_clusters = pairs.cluster[np.asarray(false_pairs, np.int64).reshape(-1, 2)]
+    precision, recall = weighted_precision_recall(weights, of_positive, found, false_clusters)
     ends = [(1.0 - level) / 2 * 100, (1.0 + level) / 2 * 100]
-    false = np.zeros(draws)
-    if len(false_pairs):
-        linked, counts = np.unique(np.sort(pairs.cluster[false_pairs], axis=1), axis=0, return_counts=True)
-        false = false_pair_weights(weights, linked) @ counts
-    called = hits + false
-    precision = np.divide(hits, called, out=np.ones(draws), where=called > 0)
-    recall = np.divide(hits, total, out=np.zeros(draws), where=total > 0)
     return {
         "precision": [round(float(v), 5) for v in np.percentile(precision, ends)],
         "recall": [round(float(v), 4) for v in np.percentile(recall, ends)],
@@ -213,14 +239,9 @@ def evaluate_method(
     false = int((negative >= min_similarity).sum())
     precision = float(found.sum() / (found.sum() + false)) if found.sum() + false else 1.0
     recall = float(found.mean()) if len(found) else 0.0
-    names = [p[2] for p in pairs.positives]
-    by_transform = {
-        name: round(float(found[[n == name for n in names]].mean()), 4) for name in dict.fromkeys(names)
-    }
-    by_level = {
-        level: round(float(np.mean([by_transform[t] for t in members if t in by_transform])), 4)
-        for level, members in pairs.levels.items()
-    }
+    by_transform, by_level = recall_by_transform_and_level(
+        found, [p[2] for p in pairs.positives], pairs.levels
+    )
     hard = sum(bool(score_rows(np.array([a]))[0, b] >= min_similarity) for a, b, _ in pairs.hard_negatives)
     intervals = bootstrap_intervals(pairs, found, false_pairs_at(pairs, score_rows, min_similarity))
     return {

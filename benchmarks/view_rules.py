@@ -16,28 +16,26 @@ threshold keeping the target pair precision is compared with the whole picture's
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from benchmarks.accuracy import TIER_LEVELS, build_files, embed_files, series_keys
+from benchmarks.accuracy import TIER_LEVELS, embed_files
 from benchmarks.compare import (
-    NEGATIVE_FLOOR_PRECISION,
+    PairScores,
     Scored,
     add_draw_options,
     compare,
     draw_arguments,
-    negative_floor,
     parse_draw_options,
+    pooled_draws,
     write_result,
 )
-from benchmarks.pairs import PairSet, false_pairs_at, loosest_at, negative_scores, positive_scores
+from benchmarks.pairs import ScoreRows, loosest_at, recall_by_transform_and_level
 from dupfinder.embedder import Embedder
 
 RULES = ("whole", "sum", "min", "mean", "centre")
-Similarity = Callable[[np.ndarray, np.ndarray], np.ndarray]  # (view, view) → combined
 
 
 def centre_vectors(whole: np.ndarray, summed: np.ndarray) -> np.ndarray:
@@ -63,7 +61,7 @@ def combine(rule: str, whole: np.ndarray, centre: np.ndarray, summed: np.ndarray
 
 def rule_scores(
     rule: str, whole: np.ndarray, centre: np.ndarray, summed: np.ndarray
-) -> tuple[Callable[[np.ndarray], np.ndarray], Callable[[np.ndarray, np.ndarray], np.ndarray]]:
+) -> tuple[ScoreRows, PairScores]:
     """The rule's scores by rows of files (every pair of those rows with every file) and by pairs."""
 
     def rows(r: np.ndarray) -> np.ndarray:
@@ -90,30 +88,20 @@ def score_rules(
 ) -> tuple[dict[str, Scored], list[str], int]:
     """Every rule's scores on every draw (as `benchmarks.compare.score_draws`), each positive pair's
     transform, and the number of clusters."""
-    clusters: dict[str, int] = {}
+    series: dict[str, int] = {}
     scored = {rule: Scored() for rule in RULES}
     transforms: list[str] = []
     embedders = Embedder(one_view), Embedder(two_view)
-    for seed in seeds:
-        files = build_files(corpus, work, originals, seed, split)
-        pairs = PairSet(files.source, files.is_original, files.transform, files.hard_negatives, TIER_LEVELS)
-        cluster = np.array([clusters.setdefault(key, len(clusters)) for key in series_keys(files)])
-        of_positive = np.array([cluster[j] for _, j, _ in pairs.positives], np.int64)
-        transforms += [name for _, _, name in pairs.positives]
-        whole, summed = (embed_files(files.paths, e, workers, second_looks=False).vectors for e in embedders)
+    for seed, draw in zip(seeds, pooled_draws(corpus, work, split, seeds, originals, series)):
+        transforms += [name for _, _, name in draw.pairs.positives]
+        whole, summed = (
+            embed_files(draw.files.paths, e, workers, second_looks=False).vectors for e in embedders
+        )
         centre = centre_vectors(whole, summed)
         for rule, into in scored.items():
-            rows, by_pair = rule_scores(rule, whole, centre, summed)
-            positive = positive_scores(pairs, rows)
-            floor = negative_floor(positive, negative_scores(pairs, rows), NEGATIVE_FLOOR_PRECISION)
-            kept = false_pairs_at(pairs, rows, floor)
-            into.positive.append(positive)
-            into.positive_cluster.append(of_positive)
-            into.negative.append(by_pair(kept[:, 0], kept[:, 1]).astype(np.float32))
-            into.negative_clusters.append(cluster[kept])
-            into.floors.append(floor)
-        print(f"draw {seed}: {len(files.paths)} files, {len(RULES)} rules", flush=True)
-    return scored, transforms, len(clusters)
+            into.add_draw(draw, *rule_scores(rule, whole, centre, summed))
+        print(f"draw {seed}: {len(draw.files.paths)} files, {len(RULES)} rules", flush=True)
+    return scored, transforms, len(series)
 
 
 def rule_figures(scored: Scored, transforms: list[str], target: float) -> dict[str, Any]:
@@ -123,17 +111,13 @@ def rule_figures(scored: Scored, transforms: list[str], target: float) -> dict[s
     threshold = loosest_at(positive, negative, target)
     if threshold is None:
         return {"threshold": None, "recall": 0.0}
-    names = np.array(transforms)
-    level_of = {name: level for level, members in TIER_LEVELS.items() for name in members}
-    levels = np.array([level_of[name] for name in transforms])
     found = positive >= threshold
+    by_transform, by_level = recall_by_transform_and_level(found, transforms, TIER_LEVELS)
     return {
         "threshold": round(threshold, 4),
         "recall": round(float(found.mean()), 4),
-        "recall_by_level": {level: round(float(found[levels == level].mean()), 3) for level in TIER_LEVELS},
-        "recall_by_transform": {
-            name: round(float(found[names == name].mean()), 3) for name in sorted(set(transforms))
-        },
+        "recall_by_level": by_level,
+        "recall_by_transform": dict(sorted(by_transform.items())),
     }
 
 
